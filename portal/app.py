@@ -1,0 +1,164 @@
+"""The application factory. No globals: every call builds a fresh app (tests build many)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pluggy
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Undefined
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import State
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+
+from portal.auth.guards import module_guard
+from portal.auth.middleware import SessionMiddleware
+from portal.crypto import audit_key
+from portal.db import bind_engine, make_engine, start_engine, stop_engine
+from portal.i18n import translations
+from portal.modules import PluginRegistry, await_me_maybe, make_plugin_manager
+from portal.settings import PROJECT_ROOT, Settings, SettingsError
+from portal.web.errors import EXCEPTION_HANDLERS
+from portal.web.security import make_security_headers
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("portal")
+
+TEMPLATES = PROJECT_ROOT / "templates"
+STATIC = PROJECT_ROOT / "static"
+
+
+def _jinja_environment(settings: Settings, registry: PluginRegistry) -> Environment:
+    template_dirs: list[Path] = [TEMPLATES]
+    # Plugin templates live in <plugin>/templates/<plugin>/…, so they share one namespace safely.
+    template_dirs += [m.templates_dir for m in registry.modules.values() if m.templates_dir.is_dir()]
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader([str(d) for d in template_dirs])]),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined if settings.debug else Undefined,
+        auto_reload=settings.debug,
+    )
+    env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
+    registry.call_each("prepare_jinja2_environment", env=env, settings=settings)
+    return env
+
+
+def _module_routers(registry: PluginRegistry, settings: Settings) -> list[Router]:
+    routers = []
+    for plugin, handlers in registry.call_each("register_routes", settings=settings):
+        if plugin not in registry.modules:
+            routers.extend(handlers)  # core's own routes
+            continue
+        routers.append(
+            Router(
+                path=f"/m/{plugin}",
+                route_handlers=list(handlers),
+                guards=[module_guard],
+                opt={"module": plugin},
+            )
+        )
+    return routers
+
+
+def _static_routers(registry: PluginRegistry) -> list:
+    routers = [
+        create_static_files_router(
+            path="/static",
+            directories=[STATIC],
+            name="static",
+            opt={"skip_auth": True},
+            cache_control=None,
+            include_in_schema=False,
+        )
+    ]
+    for module in registry.modules.values():
+        if module.static_dir.is_dir():
+            routers.append(
+                create_static_files_router(
+                    path=f"/static/m/{module.name}",
+                    directories=[module.static_dir],
+                    name=f"{module.name}_static",
+                    opt={"skip_auth": True},
+                    include_in_schema=False,
+                )
+            )
+    return routers
+
+
+def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    settings.check()
+    pm = pm or make_plugin_manager(settings)
+    registry = PluginRegistry(pm, settings)
+    engine = make_engine(settings)
+    bind_engine(engine)
+
+    from portal.audit.routes import ROUTES as AUDIT_ROUTES
+    from portal.auth.routes import ROUTES as AUTH_ROUTES
+    from portal.centers.routes import ROUTES as CENTER_ROUTES
+    from portal.staff.routes import ROUTES as STAFF_ROUTES
+    from portal.web.shell import ROUTES as SHELL_ROUTES
+
+    async def on_startup(app: Litestar) -> None:
+        bind_engine(engine)
+        await start_engine(engine, settings)
+        if settings.production:
+            from portal.demo import demo_accounts_present
+
+            if await demo_accounts_present():
+                await stop_engine(engine)
+                raise SettingsError("production refuses to start: demo accounts are present (run: portal demo remove)")
+        for _plugin, result in registry.call_each("startup", app=app):
+            await await_me_maybe(result)
+
+    async def on_shutdown(app: Litestar) -> None:
+        await stop_engine(engine)
+
+    state = State(
+        {
+            "settings": settings,
+            "registry": registry,
+            "engine": engine,
+            "audit_key": audit_key(settings),
+        }
+    )
+    app = Litestar(
+        route_handlers=[
+            *SHELL_ROUTES,
+            *AUTH_ROUTES,
+            *CENTER_ROUTES,
+            *STAFF_ROUTES,
+            *AUDIT_ROUTES,
+            *_module_routers(registry, settings),
+            *_static_routers(registry),
+        ],
+        state=state,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        middleware=[SessionMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name=settings.csrf_cookie,
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,  # the token travels in the page (form field, meta tag), not read from the cookie
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[make_security_headers(hsts=settings.cookie_secure)],
+        openapi_config=None if settings.production else OpenAPIConfig(title="Whistle portal", version="0.1.0"),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            log_exceptions="never",  # our 500 handler logs once, with the request id
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,  # never render tracebacks to users, whatever PORTAL_DEBUG says
+    )
+    app.state.jinja = _jinja_environment(settings, registry)
+    return app

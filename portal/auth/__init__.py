@@ -1,0 +1,1 @@
+"""Staff identity: roles and permissions, passwords, TOTP, sessions, sign-in pages."""

@@ -1,0 +1,1 @@
+"""The center tree, departments, scope rules and per-center module switches."""

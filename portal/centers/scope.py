@@ -1,0 +1,60 @@
+"""Scope: staff see their own center and the centers below it; anything else is 404.
+
+A center's ``path`` lists its ancestors' ids and its own ("/1/4/17/"), so "in my subtree" is a
+string prefix test and, in SQL, one indexed ``LIKE 'prefix%'``.
+"""
+
+from __future__ import annotations
+
+from litestar.exceptions import NotFoundException
+
+from portal.auth.principal import Principal
+from portal.tables import Center, Department, StaffUser
+
+__all__ = ["LEVELS", "CHILD_LEVEL", "center_in_scope", "department_in_scope", "in_scope", "staff_in_scope"]
+
+LEVELS = ("district", "township", "village")
+LEVEL_LABELS = {"district": "区（县）", "township": "乡镇（街道）", "village": "村（社区）"}
+CHILD_LEVEL = {"district": "township", "township": "village"}
+
+
+def in_scope(user: Principal, center_path: str) -> bool:
+    return bool(center_path) and center_path.startswith(user.center_path)
+
+
+def subtree(user: Principal):
+    """A where-clause for rows whose center lies in the user's subtree (join on ``center``)."""
+    return Center.path.like(f"{user.center_path}%")
+
+
+async def center_in_scope(user: Principal, center_id: int) -> dict:
+    row = await Center.select().where(Center.id == center_id).first()
+    if row is None or not in_scope(user, row["path"]):
+        raise NotFoundException()
+    return row
+
+
+async def department_in_scope(user: Principal, department_id: int) -> dict:
+    row = (
+        await Department.select(Department.all_columns(), Department.center.path.as_alias("center_path"))
+        .where(Department.id == department_id)
+        .first()
+    )
+    if row is None or not in_scope(user, row["center_path"]):
+        raise NotFoundException()
+    return row
+
+
+async def staff_in_scope(user: Principal, staff_id: int) -> dict:
+    row = (
+        await StaffUser.select(
+            StaffUser.all_columns(exclude=[StaffUser.password_hash, StaffUser.totp_secret]),
+            StaffUser.center.path.as_alias("center_path"),
+            StaffUser.center.name.as_alias("center_name"),
+        )
+        .where(StaffUser.id == staff_id)
+        .first()
+    )
+    if row is None or not in_scope(user, row["center_path"]):
+        raise NotFoundException()
+    return row

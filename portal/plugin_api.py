@@ -1,0 +1,128 @@
+"""What plugins return from hooks, and what they declare about themselves.
+
+Plain frozen dataclasses: plugins construct them, core reads them. Nothing here touches the
+database or the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from portal.hookspecs import hookimpl
+
+__all__ = [
+    "CenterRef",
+    "CitizenService",
+    "Job",
+    "MatterAction",
+    "NavItem",
+    "Panel",
+    "Permission",
+    "PluginInfo",
+    "Service",
+    "Widget",
+    "hookimpl",
+]
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Declared as ``PLUGIN_INFO`` in a plugin package's ``__init__.py``.
+
+    ``name`` is the one name used everywhere: package, Piccolo app, template folder, static mount
+    and URL slug (``/m/<name>``).
+    """
+
+    name: str
+    label: str
+    version: str = "0.1.0"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CenterRef:
+    """The center a request is about, as per-request hooks and events receive it."""
+
+    id: int
+    code: str
+    name: str
+    level: str  # district | township | village
+    path: str  # ancestor ids and own id: "/1/4/17/"
+
+    @classmethod
+    def from_row(cls, row: dict) -> "CenterRef":
+        return cls(row["id"], row["code"], row["name"], row["level"], row["path"])
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    label: str
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    order: int = 100
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A dashboard card rendered from ``template`` with ``context`` (all data resolved already)."""
+
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100
+    permission: str | None = None
+    wide: bool = False
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class CitizenService:
+    label: str
+    url: str
+    description: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Service:
+    """A bookable service (the appointments engine books time with a person or a room)."""
+
+    key: str
+    label: str
+    duration_minutes: int = 30
+    capacity: int = 1
+    provider_role: str = ""
+    bring: str = ""
+    anonymous_allowed: bool = False
+    booking_window_days: int = 14
+
+
+@dataclass(frozen=True)
+class MatterAction:
+    key: str
+    label: str
+    url: str  # may contain "{matter_id}"
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: int
+    run: Callable[..., Awaitable[Any]]

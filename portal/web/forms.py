@@ -1,0 +1,57 @@
+"""Reading submitted forms: trimmed strings, lists, flags; plus field validators with Chinese messages."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from litestar import Request
+
+__all__ = ["Form", "normalize_phone", "read_form"]
+
+
+class Form:
+    def __init__(self, data):
+        self._data = data
+
+    def str(self, name: str, max_length: int | None = None) -> str:
+        value = self._data.get(name)
+        value = value.strip() if isinstance(value, str) else ""
+        # Full-width letters and digits typed on Chinese keyboards become their ASCII forms.
+        value = unicodedata.normalize("NFKC", value)
+        return value[:max_length] if max_length else value
+
+    def list(self, name: str) -> list[str]:
+        return [v.strip() for v in self._data.getall(name, []) if isinstance(v, str) and v.strip()]
+
+    def flag(self, name: str) -> bool:
+        return self._data.get(name) in ("1", "on", "true", "yes")
+
+    def int(self, name: str) -> int | None:
+        value = self.str(name)
+        return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+async def read_form(request: Request) -> Form:
+    return Form(await request.form())
+
+
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+
+
+def normalize_phone(value: str, allow_landline: bool = False) -> str | None:
+    """Accept spaces, dashes, +86/0086 and full-width digits; return the 11-digit mobile number."""
+    value = unicodedata.normalize("NFKC", value or "").strip()
+    compact = re.sub(r"[\s\-()（）]", "", value)
+    if compact.startswith("+86"):
+        compact = compact[3:]
+    elif compact.startswith("0086"):
+        compact = compact[4:]
+    if _PHONE.match(compact):
+        return compact
+    if allow_landline:
+        landline = re.sub(r"[\s()（）]", "", value)
+        if _LANDLINE.match(landline):
+            return landline
+    return None
