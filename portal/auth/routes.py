@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
+from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException, TooManyRequestsException
@@ -100,7 +101,7 @@ async def _login_page(request: Request, values: dict, errors: dict, status: int 
 
 
 @get("/login", name="login")
-async def login_form(request: Request, next: str | None = None, expired: str | None = None) -> Response:
+async def login_form(request: Request, next: FromQuery[str | None] = None, expired: FromQuery[str | None] = None) -> Response:
     user = principal(request)
     next_url = safe_next(next)
     if user is not None:
@@ -186,7 +187,7 @@ async def _pending_user(request: Request, stage: str) -> dict:
 
 
 @get("/login/totp")
-async def totp_form(request: Request, next: str | None = None) -> Response:
+async def totp_form(request: Request, next: FromQuery[str | None] = None) -> Response:
     await _pending_user(request, "password")
     return await render(request, "auth/totp.html", {"title": _("Enter your verification code"), "values": {"next": safe_next(next)}, "errors": {}, "hide_sign_in": True})
 
@@ -241,7 +242,7 @@ async def _enroll_context(request: Request, user: dict, next_url: str, errors: d
 
 
 @get("/login/totp/setup")
-async def totp_setup_form(request: Request, next: str | None = None) -> Response:
+async def totp_setup_form(request: Request, next: FromQuery[str | None] = None) -> Response:
     user = await _pending_user(request, "enroll")
     cipher = FieldCipher(request.app.state.settings)
     if not cipher.decrypt(user["totp_secret"] or ""):
@@ -299,7 +300,7 @@ async def _check_new_password(request: Request, user: dict, form) -> dict[str, s
 
 
 @get("/login/password")
-async def temp_password_form(request: Request, next: str | None = None) -> Response:
+async def temp_password_form(request: Request, next: FromQuery[str | None] = None) -> Response:
     user = await _pending_user(request, "change_password")
     return await render(request, "auth/password.html", _password_context(user, safe_next(next), {}, _("Choose a new password"), False))
 
@@ -392,7 +393,7 @@ async def account_password_submit(request: Request) -> Response:
 
 
 @post("/account/sessions/{session_id:int}/end", guards=[staff_guard])
-async def end_session(request: Request, session_id: int) -> Response:
+async def end_session(request: Request, session_id: FromPath[int]) -> Response:
     current = principal(request)
     async with write_transaction():
         row = await AuthSession.select(AuthSession.id).where((AuthSession.id == session_id) & (AuthSession.user == current.user_id)).first()

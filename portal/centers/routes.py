@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
@@ -65,7 +66,7 @@ def _center_form_context(title: str, values: dict, errors: dict, **extra) -> dic
 
 
 @get("/admin/centers/new", opt={"permission": "centers.manage"})
-async def center_new(request: Request, parent: int) -> Response:
+async def center_new(request: Request, parent: FromQuery[int]) -> Response:
     parent_row = await center_in_scope(principal(request), parent)
     if parent_row["level"] not in CHILD_LEVEL:
         raise NotFoundException()
@@ -83,7 +84,7 @@ async def center_new(request: Request, parent: int) -> Response:
 
 
 @post("/admin/centers/new", opt={"permission": "centers.manage"})
-async def center_create(request: Request, parent: int) -> Response:
+async def center_create(request: Request, parent: FromQuery[int]) -> Response:
     parent_row = await center_in_scope(principal(request), parent)
     if parent_row["level"] not in CHILD_LEVEL:
         raise NotFoundException()
@@ -116,7 +117,7 @@ async def center_create(request: Request, parent: int) -> Response:
 
 
 @get("/admin/centers/{center_id:int}", opt={"permission": "centers.manage"})
-async def center_edit(request: Request, center_id: int) -> Response:
+async def center_edit(request: Request, center_id: FromPath[int]) -> Response:
     row = await center_in_scope(principal(request), center_id)
     return await render(
         request,
@@ -126,7 +127,7 @@ async def center_edit(request: Request, center_id: int) -> Response:
 
 
 @post("/admin/centers/{center_id:int}", opt={"permission": "centers.manage"})
-async def center_update(request: Request, center_id: int) -> Response:
+async def center_update(request: Request, center_id: FromPath[int]) -> Response:
     user = principal(request)
     row = await center_in_scope(user, center_id)
     data = CenterInput.from_form(await read_form(request))
@@ -217,7 +218,7 @@ def _department_values(row: dict) -> dict:
 
 
 @get("/admin/departments/{department_id:int}", opt={"permission": "departments.manage"})
-async def department_edit(request: Request, department_id: int) -> Response:
+async def department_edit(request: Request, department_id: FromPath[int]) -> Response:
     row = await department_in_scope(principal(request), department_id)
     return await render(
         request,
@@ -234,7 +235,7 @@ async def department_edit(request: Request, department_id: int) -> Response:
 
 
 @post("/admin/departments/{department_id:int}", opt={"permission": "departments.manage"})
-async def department_update(request: Request, department_id: int) -> Response:
+async def department_update(request: Request, department_id: FromPath[int]) -> Response:
     row = await department_in_scope(principal(request), department_id)
     centers = await _department_centers(request)
     data = DepartmentInput.from_form(await read_form(request))
@@ -283,7 +284,7 @@ def _module_name(request: Request, module: str) -> str:
 
 
 @post("/admin/modules/{center_id:int}/{module:str}/{action:str}", opt={"permission": "modules.view"})
-async def module_switch(request: Request, center_id: int, module: str, action: str) -> Response:
+async def module_switch(request: Request, center_id: FromPath[int], module: FromPath[str], action: FromPath[str]) -> Response:
     user = principal(request)
     registry = request.app.state.registry
     module = _module_name(request, module)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
@@ -154,14 +155,14 @@ async def _detail_context(request: Request, row: dict, roles: set[str], values: 
 
 
 @get("/admin/staff/{staff_id:int}", opt={"permission": "staff.manage"})
-async def staff_edit(request: Request, staff_id: int) -> Response:
+async def staff_edit(request: Request, staff_id: FromPath[int]) -> Response:
     row, roles = await _editable(request, staff_id)
     values = {**row, "roles": sorted(roles)}
     return await render(request, "admin/staff_form.html", await _detail_context(request, row, roles, values, {}))
 
 
 @post("/admin/staff/{staff_id:int}", opt={"permission": "staff.manage"})
-async def staff_update(request: Request, staff_id: int) -> Response:
+async def staff_update(request: Request, staff_id: FromPath[int]) -> Response:
     user = principal(request)
     row, roles = await _editable(request, staff_id)
     centers, departments = await _choices(request)
@@ -179,7 +180,7 @@ async def staff_update(request: Request, staff_id: int) -> Response:
 
 
 @post("/admin/staff/{staff_id:int}/reset-password", opt={"permission": "staff.manage"})
-async def staff_reset_password(request: Request, staff_id: int) -> Response:
+async def staff_reset_password(request: Request, staff_id: FromPath[int]) -> Response:
     row, _roles = await _editable(request, staff_id)
     password = await service.reset_password(trail(request), row)
     return await render(
@@ -190,7 +191,7 @@ async def staff_reset_password(request: Request, staff_id: int) -> Response:
 
 
 @post("/admin/staff/{staff_id:int}/{action:str}", opt={"permission": "sessions.manage"})
-async def staff_security_action(request: Request, staff_id: int, action: str) -> Response:
+async def staff_security_action(request: Request, staff_id: FromPath[int], action: FromPath[str]) -> Response:
     row, _roles = await _editable(request, staff_id)
     actions = {
         "unlock": (service.unlock, _("The account has been unlocked.")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath, FromQuery
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
@@ -44,7 +45,7 @@ async def centers_index(request: Request) -> Response:
 
 
 @get("/c/{code:str}")
-async def center_page(request: Request, code: str) -> Response:
+async def center_page(request: Request, code: FromPath[str]) -> Response:
     row = await Center.select().where((Center.code == code) & (Center.active == True)).first()  # noqa: E712
     if row is None:
         raise NotFoundException()
@@ -72,7 +73,7 @@ async def dashboard(request: Request) -> Response:
 
 
 @get("/elder")
-async def elder_mode(request: Request, on: str = "1", next: str | None = None) -> Response:
+async def elder_mode(request: Request, on: FromQuery[str] = "1", next: FromQuery[str | None] = None) -> Response:
     """长辈版 switch: a plain link (works without JavaScript) that sets a preference cookie."""
     response = Redirect(path=safe_next(next, "/"), status_code=303)
     if on == "1":
