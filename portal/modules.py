@@ -191,9 +191,9 @@ class PluginRegistry:
         for result in self._subset(hook_name, enabled)(**kwargs):
             await await_me_maybe(result)
 
-    async def emit_to(self, module: str, hook_name: str, **kwargs: Any) -> None:
+    async def emit_to(self, plugin_name: str, hook_name: str, /, **kwargs: Any) -> None:
         """Deliver an event to one module only (module switched on/off)."""
-        plugin = self.pm.get_plugin(module)
+        plugin = self.pm.get_plugin(plugin_name)
         others = [p for name, p in self.pm.list_name_plugin() if p is not plugin]
         caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
         for result in caller(**kwargs):

@@ -7,6 +7,7 @@ The lane is chosen by ``PORTAL_TEST_DB``: ``sqlite`` (default) copies a template
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -30,6 +31,8 @@ from portal.crypto import audit_key  # noqa: E402
 from portal.db import bind_engine, make_engine  # noqa: E402
 from portal.demo import DEMO_PASSWORD  # noqa: E402
 from portal.settings import Settings  # noqa: E402
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 LANE = os.environ.get("PORTAL_TEST_DB", "sqlite")
 PG_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -43,3 +43,6 @@ async def module_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
         raise SignInRequired(expired=connection.scope.get("auth") == "expired")
     if module not in user.modules:
         raise NotFoundException()
+    permission = handler.opt.get("permission")
+    if permission and not user.can(permission):
+        raise PermissionDeniedException("missing permission")
