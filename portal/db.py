@@ -232,6 +232,13 @@ async def write_transaction() -> AsyncIterator[Any]:
         yield tx
 
 
+def text_match(column, pattern: str):
+    """Case-insensitive LIKE on both engines (SQLite's LIKE already ignores ASCII case; ILIKE is PostgreSQL's)."""
+    if current_engine().engine_type == "postgres":
+        return column.ilike(pattern)
+    return column.like(pattern)
+
+
 def in_transaction() -> bool:
     return current_engine().current_transaction.get() is not None
 

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 
 from portal import clock
 from portal.auth.guards import staff_guard
+from portal.db import text_match
 from portal.i18n import _
 from portal.tables import AuditLog, Center
 from portal.web.render import render
@@ -45,9 +46,9 @@ async def audit_list(request: Request) -> Response:
         scope = scope | AuditLog.center_id.is_null()
     query = AuditLog.select().where(scope)
     if filters["actor"]:
-        query = query.where(AuditLog.actor.ilike(f"%{filters['actor']}%"))
+        query = query.where(text_match(AuditLog.actor, f"%{filters['actor']}%"))
     if filters["action"]:
-        query = query.where(AuditLog.action.ilike(f"{filters['action']}%"))
+        query = query.where(text_match(AuditLog.action, f"{filters['action']}%"))
     if filters["result"] in RESULTS:
         query = query.where(AuditLog.result == filters["result"])
     if filters["object_id"]:

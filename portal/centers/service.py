@@ -30,7 +30,7 @@ class CenterInput:
     def from_form(cls, form: Form) -> CenterInput:
         return cls(
             name=form.str("name", 100),
-            code=form.str("code", 32).upper(),
+            code=form.str("code", 32, ascii_fold=True).upper(),
             address=form.str("address", 200),
             phone=form.str("phone", 40),
             hours=form.str("hours", 100),
@@ -108,7 +108,7 @@ class DepartmentInput:
     def from_form(cls, form: Form) -> DepartmentInput:
         return cls(
             name=form.str("name", 100),
-            code=form.str("code", 32).upper(),
+            code=form.str("code", 32, ascii_fold=True).upper(),
             center=form.int("center"),
             levels=[level for level in form.list("levels") if level in LEVEL_FIELDS],
             phone=form.str("phone", 40),

@@ -10,7 +10,7 @@ from portal.auth import throttle
 from portal.auth.guards import staff_guard
 from portal.auth.roles import ADMIN_ROLES, ROLE_LABELS
 from portal.centers.scope import staff_in_scope, subtree
-from portal.db import claim_submission, complete_submission, new_submission_key, write_transaction
+from portal.db import text_match, claim_submission, complete_submission, new_submission_key, write_transaction
 from portal.i18n import _
 from portal.staff import service
 from portal.staff.service import StaffInput, grantable_roles
@@ -71,7 +71,7 @@ async def staff_list(request: Request) -> Response:
         StaffUser.center.name.as_alias("center_name"),
     ).where(StaffUser.center.path.like(f"{user.center_path}%"))
     if q:
-        query = query.where(StaffUser.username.ilike(f"%{q}%") | StaffUser.display_name.ilike(f"%{q}%"))
+        query = query.where(text_match(StaffUser.username, f"%{q}%") | text_match(StaffUser.display_name, f"%{q}%"))
     if after.isdigit():
         query = query.where(StaffUser.id > int(after))
     rows = await query.order_by(StaffUser.id).limit(PAGE_SIZE + 1)

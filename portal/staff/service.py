@@ -58,10 +58,10 @@ class StaffInput:
     @classmethod
     def from_form(cls, form: Form) -> StaffInput:
         return cls(
-            username=form.str("username", 64).lower(),
+            username=form.str("username", 64, ascii_fold=True).lower(),
             display_name=form.str("display_name", 64),
             phone=form.str("phone", 40),
-            email=form.str("email", 120),
+            email=form.str("email", 120, ascii_fold=True),
             center=form.int("center"),
             department=form.int("department"),
             roles=[role for role in form.list("roles") if role in ROLES],

@@ -14,11 +14,12 @@ class Form:
     def __init__(self, data):
         self._data = data
 
-    def str(self, name: str, max_length: int | None = None) -> str:
+    def str(self, name: str, max_length: int | None = None, ascii_fold: bool = False) -> str:
         value = self._data.get(name)
         value = value.strip() if isinstance(value, str) else ""
-        # Full-width letters and digits typed on Chinese keyboards become their ASCII forms.
-        value = unicodedata.normalize("NFKC", value)
+        if ascii_fold:
+            # Codes and usernames typed on a Chinese keyboard arrive as full-width letters and digits.
+            value = unicodedata.normalize("NFKC", value)
         return value[:max_length] if max_length else value
 
     def list(self, name: str) -> list[str]:
@@ -28,7 +29,7 @@ class Form:
         return self._data.get(name) in ("1", "on", "true", "yes")
 
     def int(self, name: str) -> int | None:
-        value = self.str(name)
+        value = self.str(name, ascii_fold=True)
         return int(value) if value.isdigit() and len(value) < 12 else None
 
 
