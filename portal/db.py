@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiosqlite
@@ -27,8 +28,10 @@ __all__ = [
     "PooledSQLiteEngine",
     "bind_engine",
     "current_engine",
+    "CreateResult",
     "claim_submission",
     "complete_submission",
+    "create_once",
     "is_unique_violation",
     "make_engine",
     "new_submission_key",
@@ -299,3 +302,43 @@ async def claim_submission(key: str | None, purpose: str) -> str | None:
 async def complete_submission(key: str | None, result_url: str) -> None:
     if key and _KEY.match(key):
         await raw("UPDATE submission_key SET result_url = {} WHERE key = {}", result_url, key)
+
+
+@dataclasses.dataclass
+class CreateResult:
+    url: str = ""
+    errors: dict = dataclasses.field(default_factory=dict)
+    duplicate: bool = False
+    extra: Any = None
+
+
+class _Rejected(Exception):
+    def __init__(self, errors: dict):
+        self.errors = errors
+
+
+async def create_once(
+    key: str | None,
+    purpose: str,
+    validate: Callable[[], Awaitable[dict]],
+    create: Callable[[], Awaitable[tuple[str, Any]]],
+) -> CreateResult:
+    """The one way a create form saves: claim the key, validate, create — in one transaction.
+
+    Validation runs after the claim so that a double click never sees its own first copy as a
+    conflict ("this code is taken"): the duplicate is recognised first and sent to the result.
+    ``create`` returns (URL of the new record, anything the caller needs such as a one-time secret).
+    """
+    try:
+        async with write_transaction():
+            earlier = await claim_submission(key, purpose)
+            if earlier is not None:
+                return CreateResult(url=earlier, duplicate=True)
+            errors = await validate()
+            if errors:
+                raise _Rejected(errors)  # rolls the claim back: the corrected form may reuse the key
+            url, extra = await create()
+            await complete_submission(key, url)
+            return CreateResult(url=url, extra=extra)
+    except _Rejected as rejected:
+        return CreateResult(errors=rejected.errors)

@@ -44,10 +44,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if asyncio.iscoroutinefunction(getattr(item, "function", None)):
             item.add_marker(pytest.mark.anyio)
-        if item.get_closest_marker("postgres_only") and LANE != "postgres":
-            item.add_marker(pytest.mark.skip(reason="PostgreSQL lane only"))
-        if item.get_closest_marker("sqlite_only") and LANE != "sqlite":
-            item.add_marker(pytest.mark.skip(reason="SQLite lane only"))
+
+
+@pytest.fixture(autouse=True)
+def _lane_only(request):
+    if request.node.get_closest_marker("postgres_only") and LANE != "postgres":
+        pytest.skip("PostgreSQL lane only")
+    if request.node.get_closest_marker("sqlite_only") and LANE != "sqlite":
+        pytest.skip("SQLite lane only")
 
 
 @pytest.fixture

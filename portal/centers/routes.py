@@ -17,7 +17,7 @@ from portal.centers.service import (
     update_center,
     update_department,
 )
-from portal.db import claim_submission, complete_submission, new_submission_key, write_transaction
+from portal.db import create_once, new_submission_key
 from portal.auth.guards import staff_guard
 from portal.i18n import _
 from portal.tables import Center, Department
@@ -90,30 +90,29 @@ async def center_create(request: Request, parent: FromQuery[int]) -> Response:
         raise NotFoundException()
     form = await read_form(request)
     data = CenterInput.from_form(form)
-    errors = await data.validate()
     key = form.str("_submission_key")
-    if errors:
+
+    async def create():
+        center_id = await create_center(trail(request), parent_row, data)
+        return f"/admin/centers/{center_id}", None
+
+    result = await create_once(key, "center.create", data.validate, create)
+    if result.errors:
         return await render(
             request,
             "admin/center_form.html",
             _center_form_context(
                 _("Add a center under %(parent)s", parent=parent_row["name"]),
                 data.__dict__,
-                errors,
+                result.errors,
                 parent=parent_row,
                 submission_key=key or new_submission_key(),
             ),
             status=422,
         )
-    async with write_transaction():
-        earlier = await claim_submission(key, "center.create")
-        if earlier is None:
-            center_id = await create_center(trail(request), parent_row, data)
-            url = f"/admin/centers/{center_id}"
-            await complete_submission(key, url)
-    if earlier is not None:
-        return redirect(request, earlier)
-    return redirect(request, url, _("The center %(name)s has been added.", name=data.name))
+    if result.duplicate:
+        return redirect(request, result.url)
+    return redirect(request, result.url, _("The center %(name)s has been added.", name=data.name))
 
 
 @get("/admin/centers/{center_id:int}", opt={"permission": "centers.manage"})
@@ -187,30 +186,29 @@ async def department_create(request: Request) -> Response:
     form = await read_form(request)
     data = DepartmentInput.from_form(form)
     key = form.str("_submission_key")
-    errors = await data.validate({cid for cid, _n in centers})
-    if errors:
+
+    async def create():
+        department_id = await create_department(trail(request), data)
+        return f"/admin/departments/{department_id}", None
+
+    result = await create_once(key, "department.create", lambda: data.validate({cid for cid, _n in centers}), create)
+    if result.errors:
         return await render(
             request,
             "admin/department_form.html",
             {
                 "title": _("Add a department"),
                 "values": data.__dict__,
-                "errors": errors,
+                "errors": result.errors,
                 "centers": centers,
                 "level_choices": LEVEL_CHOICES,
                 "submission_key": key or new_submission_key(),
             },
             status=422,
         )
-    async with write_transaction():
-        earlier = await claim_submission(key, "department.create")
-        if earlier is None:
-            department_id = await create_department(trail(request), data)
-            url = f"/admin/departments/{department_id}"
-            await complete_submission(key, url)
-    if earlier is not None:
-        return redirect(request, earlier)
-    return redirect(request, url, _("The department %(name)s has been added.", name=data.name))
+    if result.duplicate:
+        return redirect(request, result.url)
+    return redirect(request, result.url, _("The department %(name)s has been added.", name=data.name))
 
 
 def _department_values(row: dict) -> dict:

@@ -10,7 +10,7 @@ from portal.auth import throttle
 from portal.auth.guards import staff_guard
 from portal.auth.roles import ADMIN_ROLES, ROLE_LABELS
 from portal.centers.scope import staff_in_scope, subtree
-from portal.db import text_match, claim_submission, complete_submission, new_submission_key, write_transaction
+from portal.db import create_once, new_submission_key, text_match
 from portal.i18n import _
 from portal.staff import service
 from portal.staff.service import StaffInput, grantable_roles
@@ -111,22 +111,26 @@ async def staff_create(request: Request) -> Response:
     form = await read_form(request)
     data = StaffInput.from_form(form)
     key = form.str("_submission_key")
-    errors = await data.validate({c for c, _n in centers}, {d for d, _n in departments}, grantable_roles(user.permissions), new=True)
-    if errors:
+
+    async def validate():
+        return await data.validate({c for c, _n in centers}, {d for d, _n in departments}, grantable_roles(user.permissions), new=True)
+
+    async def create():
+        user_id, password = await service.create_staff(trail(request), data)
+        return f"/admin/staff/{user_id}", (user_id, password)
+
+    result = await create_once(key, "staff.create", validate, create)
+    if result.errors:
         return await render(
             request,
             "admin/staff_form.html",
-            _form_context(request, _("Add a staff member"), data.__dict__, errors, centers, departments,
+            _form_context(request, _("Add a staff member"), data.__dict__, result.errors, centers, departments,
                           submission_key=key or new_submission_key(), new=True),
             status=422,
         )
-    async with write_transaction():
-        earlier = await claim_submission(key, "staff.create")
-        if earlier is None:
-            user_id, password = await service.create_staff(trail(request), data)
-            await complete_submission(key, f"/admin/staff/{user_id}")
-    if earlier is not None:
-        return redirect(request, earlier)
+    if result.duplicate:
+        return redirect(request, result.url)
+    user_id, password = result.extra
     # The temporary password is shown once, on this response only; it is never stored in clear.
     return await render(
         request,

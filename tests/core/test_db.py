@@ -1,0 +1,119 @@
+"""The database layer: pooled SQLite connections, write transactions, one-time submission keys."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from portal.db import PooledSQLiteEngine, claim_submission, complete_submission, current_engine, raw, write_transaction
+from portal.tables import Center, SubmissionKey
+from tests.conftest import LANE
+
+sqlite_only = pytest.mark.sqlite_only
+
+
+@sqlite_only
+async def test_pool_keeps_connections_with_pragmas_set_once(app):
+    engine = current_engine()
+    assert isinstance(engine, PooledSQLiteEngine)
+    before = list(engine._connections)
+    threads_before = threading.active_count()
+    for _ in range(50):
+        await Center.select(Center.id).first()
+    assert engine._connections == before and len(before) == engine.pool_size
+    assert threading.active_count() == threads_before
+    assert (await raw("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
+    assert (await raw("PRAGMA synchronous"))[0]["synchronous"] == 2  # FULL
+    assert (await raw("PRAGMA foreign_keys"))[0]["foreign_keys"] == 1
+    assert (await raw("PRAGMA busy_timeout"))[0]["timeout"] == 5000
+
+
+@sqlite_only
+async def test_pool_closes_its_connections_at_shutdown(settings):
+    from portal.app import create_app
+
+    application = create_app(settings)
+    async with application.lifespan():
+        engine = application.state.engine
+        connections = list(engine._connections)
+        assert all(c._running for c in connections)
+    assert engine._connections == [] and not any(c._running for c in connections)
+
+
+@sqlite_only
+async def test_read_then_write_transactions_do_not_lose_updates(app):
+    await raw("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)")
+    await raw("INSERT INTO counter (id, n) VALUES (1, 0)")
+
+    async def increment():
+        async with write_transaction():
+            n = (await raw("SELECT n FROM counter WHERE id = 1"))[0]["n"]
+            await asyncio.sleep(0)  # let the others run between the read and the write
+            await raw("UPDATE counter SET n = {} WHERE id = 1", n + 1)
+
+    await asyncio.gather(*[increment() for _ in range(40)])
+    assert (await raw("SELECT n FROM counter WHERE id = 1"))[0]["n"] == 40
+
+
+async def test_failed_transaction_writes_nothing(app):
+    count = await Center.count()
+    with pytest.raises(ZeroDivisionError):
+        async with write_transaction():
+            await Center.insert(Center(code="TMP-1", name="临时", level="village", path="/x/"))
+            1 / 0
+    assert await Center.count() == count
+
+
+async def test_cancelled_transaction_leaves_the_pool_clean(app):
+    started = asyncio.Event()
+
+    async def slow():
+        async with write_transaction():
+            await Center.insert(Center(code="TMP-2", name="临时", level="village", path="/y/"))
+            started.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Every pooled connection is usable and none holds the write lock or the half-done insert.
+    results = await asyncio.gather(*[Center.count().where(Center.code == "TMP-2") for _ in range(8)])
+    assert results == [0] * 8
+    async with write_transaction():
+        await Center.insert(Center(code="TMP-3", name="临时", level="village", path="/z/"))
+    assert await Center.exists().where(Center.code == "TMP-3")
+
+
+async def test_submission_key_is_claimed_once(app):
+    key = "k" * 30
+    async with write_transaction():
+        assert await claim_submission(key, "test") is None
+        await complete_submission(key, "/things/1")
+    async with write_transaction():
+        assert await claim_submission(key, "test") == "/things/1"
+    # Hand-made requests without a well-formed key are simply not deduplicated.
+    async with write_transaction():
+        assert await claim_submission(None, "test") is None
+        assert await claim_submission("short", "test") is None
+    assert await SubmissionKey.count() == 1
+
+
+async def test_double_submitted_create_form_creates_one_record(app, client):
+    await client.login("dmz_admin")
+    dmz = await Center.select().where(Center.code == "GZQ-DMZ").first()
+    form = (await client.get(f"/admin/centers/new?parent={dmz['id']}")).text
+    key = form.split('name="_submission_key" value="')[1].split('"')[0]
+    data = {"name": "红星村综治中心", "code": "GZQ-DMZ-HXC", "address": "", "phone": "", "hours": "", "_submission_key": key}
+    responses = await asyncio.gather(*[client.submit(f"/admin/centers/new?parent={dmz['id']}", data) for _ in range(10)])
+    assert [r.status_code for r in responses] == [303] * 10
+    locations = {r.headers["location"] for r in responses}
+    assert len(locations) == 1
+    assert await Center.count().where(Center.code == "GZQ-DMZ-HXC") == 1
+    # Back-and-resubmit later: the same record, not a duplicate and not an error.
+    again = await client.submit(f"/admin/centers/new?parent={dmz['id']}", data)
+    assert again.status_code == 303 and again.headers["location"] in locations
+    assert await Center.count().where(Center.code == "GZQ-DMZ-HXC") == 1
