@@ -212,7 +212,9 @@ async def start_engine(engine: Engine, settings: Settings) -> None:
 
 
 async def stop_engine(engine: Engine) -> None:
-    if isinstance(engine, (PostgresEngine, PooledSQLiteEngine)):
+    if isinstance(engine, PooledSQLiteEngine):
+        await engine.close_connection_pool()
+    elif isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
 
 

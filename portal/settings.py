@@ -132,6 +132,8 @@ class Settings:
         if env.get("PORTAL_FOOTER_HOURS"):
             values["footer_hours"] = env["PORTAL_FOOTER_HOURS"]
         values.update(overrides)
+        if "PORTAL_COOKIE_SECURE" not in env and "cookie_secure" not in overrides:
+            values["cookie_secure"] = values["env"] == "production"
         return cls(**values)
 
     def replace(self, **changes) -> Settings:
