@@ -1,0 +1,81 @@
+"""The portal command line against the test's own database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from click.testing import CliRunner
+
+from portal.cli import cli
+from portal.db import bind_engine, make_engine
+from portal.tables import AuditLog, Center, CenterModule, StaffRole, StaffUser
+
+
+def run(settings, *args: str, plugins: str = "tests.sample_module"):
+    env = {
+        "PORTAL_DATABASE_URL": settings.database_url,
+        "PORTAL_SECRET_KEY": settings.secret_key,
+        "PORTAL_PLUGINS": plugins,
+        "PORTAL_LOAD_ENTRYPOINTS": "0",
+    }
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def query(settings, fn):
+    bind_engine(make_engine(settings))
+    return asyncio.run(fn())
+
+
+def test_migrate_and_demo_load_are_idempotent(settings):
+    first = run(settings, "db", "migrate")
+    assert first.exit_code == 0 and "up to date" in first.output
+    result = run(settings, "demo", "load")
+    assert result.exit_code == 0
+    assert "0 centers, 0 departments, 0 accounts created" in result.output
+
+    async def counts():
+        return await Center.count(), await StaffUser.count()
+
+    assert query(settings, counts) == (10, 14)
+
+
+def test_user_create_prints_a_one_time_password(settings):
+    result = run(settings, "user", "create", "--username", "Zhaolei", "--name", "赵磊", "--center", "GZQ-DZZ", "--role", "window_staff", "--role", "leader")
+    assert result.exit_code == 0, result.output
+    password = re.search(r"temporary password \(shown once\): (\S+)", result.output).group(1)
+
+    async def check():
+        user = await StaffUser.select().where(StaffUser.username == "zhaolei").first()
+        roles = {r["role"] for r in await StaffRole.select().where(StaffRole.user == user["id"])}
+        audited = await AuditLog.exists().where((AuditLog.action == "staff.created") & (AuditLog.actor.like("cli:%")))
+        return user, roles, audited
+
+    user, roles, audited = query(settings, check)
+    assert roles == {"window_staff", "leader"} and user["must_change_password"] and audited
+    assert password not in user["password_hash"]
+
+
+def test_user_create_refuses_bad_input(settings):
+    result = run(settings, "user", "create", "--username", "dmz_window", "--name", "x", "--center", "GZQ", "--role", "window_staff")
+    assert result.exit_code != 0 and "username" in result.output
+    result = run(settings, "user", "create", "--username", "newbie", "--name", "x", "--center", "NOPE", "--role", "window_staff")
+    assert result.exit_code != 0 and "no center with code NOPE" in result.output
+
+
+def test_modules_list_enable_disable(settings):
+    listing = run(settings, "modules", "list")
+    assert listing.exit_code == 0 and "sample_module" in listing.output and "not allowed anywhere" in listing.output
+    assert run(settings, "modules", "enable", "sample_module", "--center", "GZQ-DMZ").exit_code == 0
+    listing = run(settings, "modules", "list", "--center", "GZQ-DMZ")
+    assert "GZQ-DMZ(on)" in listing.output
+    assert run(settings, "modules", "disable", "sample_module", "--center", "GZQ-DMZ").exit_code == 0
+
+    async def state():
+        return await CenterModule.select(CenterModule.allowed, CenterModule.enabled).first()
+
+    assert query(settings, state) == {"allowed": True, "enabled": False}
+    missing = run(settings, "modules", "enable", "no_such", "--center", "GZQ")
+    assert missing.exit_code != 0 and "no installed module" in missing.output
+    none_installed = run(settings, "modules", "list", plugins="")
+    assert "no optional modules are installed" in none_installed.output
