@@ -40,10 +40,11 @@ SAMPLE_MODULE = "tests.sample_module"
 CSRF_FIELD = "_csrf_token"
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    # Async tests run under anyio; marking them before collection keeps parametrize working.
+    if collector.funcnamefilter(name) and asyncio.iscoroutinefunction(obj):
+        pytest.mark.anyio(obj)
 
 
 @pytest.fixture(autouse=True)
