@@ -1,7 +1,11 @@
 """Route guards. Metadata lives on handlers: ``opt={"permission": "centers.manage"}``.
 
-Out of scope is 404 (checked where the object is loaded, see portal/centers/scope.py);
-in scope but without the permission is 403.
+Out of scope is 404, and it is decided *before* the permission: a member who lacks the power
+must not learn from a 403-versus-404 difference that a record of another center exists.
+Path and query parameters named in ``portal.centers.scope.SCOPE_LOADERS`` (``center_id``,
+``department_id``, ``staff_id``, ``parent``) are loaded through their scope check first; a plugin
+adds its own with ``opt={"scope_loaders": {"whistle_id": whistle_in_scope}}``. Handlers still
+load their object through the same check, so the guard is a second fence, not the only one.
 """
 
 from __future__ import annotations
@@ -15,10 +19,27 @@ from portal.web.errors import SignInRequired
 __all__ = ["module_guard", "staff_guard"]
 
 
-def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def check_scope(connection: ASGIConnection, handler: BaseRouteHandler, user) -> None:
+    from portal.centers.scope import SCOPE_LOADERS
+
+    loaders = {**SCOPE_LOADERS, **handler.opt.get("scope_loaders", {})}
+    for source in (connection.path_params, connection.query_params):
+        for name, loader in loaders.items():
+            if name not in source:
+                continue
+            raw = source.get(name)
+            try:
+                ident = int(raw)
+            except (TypeError, ValueError):
+                raise NotFoundException() from None
+            await loader(user, ident)
+
+
+async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     user = connection.scope.get("user")
     if user is None or not user.signed_in:
         raise SignInRequired(expired=connection.scope.get("auth") == "expired")
+    await check_scope(connection, handler, user)
     permission = handler.opt.get("permission")
     if permission and not user.can(permission):
         raise PermissionDeniedException("missing permission")
@@ -43,6 +64,7 @@ async def module_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
         raise SignInRequired(expired=connection.scope.get("auth") == "expired")
     if module not in user.modules:
         raise NotFoundException()
+    await check_scope(connection, handler, user)
     permission = handler.opt.get("permission")
     if permission and not user.can(permission):
         raise PermissionDeniedException("missing permission")

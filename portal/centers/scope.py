@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from portal.auth.principal import Principal
 from portal.tables import Center, Department, StaffUser
 
-__all__ = ["LEVELS", "CHILD_LEVEL", "center_in_scope", "department_in_scope", "in_scope", "staff_in_scope"]
+__all__ = ["SCOPE_LOADERS", "LEVELS", "CHILD_LEVEL", "center_in_scope", "department_in_scope", "in_scope", "staff_in_scope"]
 
 LEVELS = ("district", "township", "village")
 LEVEL_LABELS = {"district": "区（县）", "township": "乡镇（街道）", "village": "村（社区）"}
@@ -58,3 +58,12 @@ async def staff_in_scope(user: Principal, staff_id: int) -> dict:
     if row is None or not in_scope(user, row["center_path"]):
         raise NotFoundException()
     return row
+
+
+# Parameter name -> scope check, applied by the staff guard before the permission check.
+SCOPE_LOADERS = {
+    "center_id": center_in_scope,
+    "parent": center_in_scope,
+    "department_id": department_in_scope,
+    "staff_id": staff_in_scope,
+}
