@@ -81,9 +81,12 @@ async def staff_list(request: Request) -> Response:
     if rows:
         for r in await StaffRole.select(StaffRole.user, StaffRole.role).where(StaffRole.user.is_in([row["id"] for row in rows])):
             roles.setdefault(r["user"], []).append(r["role"])
+    may_manage_admins = "staff.grant_admin_roles" in user.permissions
     for row in rows:
         row["phone"] = mask_phone(row["phone"])
         row["roles"] = roles.get(row["id"], [])
+        # Administrator accounts are managed by the security administrator only: no dead link.
+        row["editable"] = may_manage_admins or not (set(row["roles"]) & ADMIN_ROLES)
     return await render(
         request,
         "admin/staff_list.html",

@@ -29,6 +29,18 @@ def is_fragment_request(request: Request) -> bool:
     return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
 
 
+def _is_current(path: str, url: str) -> bool:
+    """A nav item is current on its own page and on the pages below it.
+
+    Trailing slashes are ignored because the router answers ``/m/x/`` with ``path == "/m/x"``;
+    the dashboard is the root of everything, so only its own page marks it.
+    """
+    path, url = path.rstrip("/") or "/", url.rstrip("/") or "/"
+    if path == url:
+        return True
+    return url not in ("/", "/dashboard") and path.startswith(url + "/")
+
+
 def _base_context(request: Request, context: dict[str, Any]) -> dict[str, Any]:
     state = request.app.state
     settings = state.settings
@@ -47,6 +59,7 @@ def _base_context(request: Request, context: dict[str, Any]) -> dict[str, Any]:
         "csrf_token": token,
         "csrf_input": Markup('<input type="hidden" name="_csrf_token" value="%s">') % escape(token),
         "current_path": request.url.path,
+        "nav_current": lambda url: _is_current(request.url.path, url),
         "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "request_id": request_id(request),
         "flashes": read_flashes(request, settings.secret_key),

@@ -127,3 +127,21 @@ async def test_security_admin_unlocks_and_resets(client_factory):
     response = await admin.submit(f"/admin/staff/{user['id']}/reset-password")
     assert response.status_code == 200 and '<p class="secret">' in response.text
     assert (await victim.get("/dashboard", follow_redirects=False)).status_code == 303
+
+
+async def test_administrator_accounts_are_listed_without_a_dead_link(client_factory):
+    """A district center admin sees the three administrators of the district but may not open
+    them (403), so the list shows their names without a link; the security administrator gets it."""
+    sysadmin = await StaffUser.select(StaffUser.id).where(StaffUser.username == "sysadmin").first()
+    colleague = await StaffUser.select(StaffUser.id).where(StaffUser.username == "dmz_admin").first()
+    admin = await client_factory()
+    await admin.login("gzq_admin")
+    page = await admin.get("/admin/staff")
+    assert "sysadmin" in page.text and "由安全管理员管理" in html_text(page)
+    assert f'href="/admin/staff/{sysadmin["id"]}"' not in page.text
+    assert f'href="/admin/staff/{colleague["id"]}"' in page.text
+    assert (await admin.get(f"/admin/staff/{sysadmin['id']}")).status_code == 403
+    security = await client_factory()
+    await security.login("secadmin")
+    listed = await security.get("/admin/staff", params={"q": "sysadmin"})
+    assert f'href="/admin/staff/{sysadmin["id"]}"' in listed.text
