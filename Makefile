@@ -9,7 +9,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 VNU     := node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: run test install migrate demo bench clean
+.PHONY: run test install migrate demo bench clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf var .test-artifacts
+
+# Extract every message from the code and templates into the .pot, then merge it into the zh_CN catalog
+# (portal.i18n compiles the .po in memory, so there is no compile step).
+messages:
+	$(VENV)/bin/pybabel extract -F babel.cfg -o portal/locale/messages.pot --no-location --sort-output .
+	$(VENV)/bin/pybabel update -i portal/locale/messages.pot -d portal/locale -l zh_CN --no-fuzzy-matching --ignore-obsolete

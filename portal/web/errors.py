@@ -106,7 +106,7 @@ def on_server_error(request: Request, exc: Exception) -> Response:
         request,
         500,
         _("Something went wrong"),
-        _("The system could not complete your request. Nothing you sent was lost half-way; try again in a moment. Reference: %(rid)s", rid=request_id(request)),
+        _("The system could not complete your request and nothing from it was saved; try again in a moment. Reference: %(rid)s", rid=request_id(request)),
     )
 
 
