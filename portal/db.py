@@ -25,6 +25,7 @@ from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionTy
 from portal.settings import Settings
 
 __all__ = [
+    "PooledPostgresEngine",
     "PooledSQLiteEngine",
     "bind_engine",
     "current_engine",
@@ -35,6 +36,8 @@ __all__ = [
     "is_unique_violation",
     "make_engine",
     "new_submission_key",
+    "raw",
+    "read",
     "write_transaction",
 ]
 
@@ -46,6 +49,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA temp_store=MEMORY",
     "PRAGMA mmap_size=268435456",
 )
+
+
+# The loop-thread reader gives up after this long rather than block every request (see read_now).
+READER_BUSY_TIMEOUT_S = 0.05
 
 
 class _PooledTransaction(SQLiteTransaction):
@@ -87,6 +94,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         self.busy_timeout_ms = busy_timeout_ms
         self._pool: asyncio.Queue | None = None
         self._connections: list[aiosqlite.Connection] = []
+        self._reader: sqlite3.Connection | None = None
 
     async def _open(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(**self.connection_kwargs)
@@ -109,10 +117,37 @@ class PooledSQLiteEngine(SQLiteEngine):
             self._connections.append(connection)
             pool.put_nowait(connection)
         self._pool = pool
+        kwargs = {**self.connection_kwargs, "timeout": READER_BUSY_TIMEOUT_S}
+        kwargs.pop("check_same_thread", None)
+        reader = sqlite3.connect(**kwargs)
+        reader.row_factory = dict_factory
+        reader.execute("PRAGMA query_only=ON")
+        for pragma in SQLITE_PRAGMAS[2:]:
+            reader.execute(pragma)
+        self._reader = reader
+
+    def read_now(self, sql: str, args: tuple) -> list[dict] | None:
+        """Run a small indexed read on the event-loop thread, or return None when it cannot.
+
+        Why: an aiosqlite query is a hand-off to a worker thread and back (two wake-ups, ~100 µs
+        under load), several times what the indexed read itself costs. In WAL mode a reader never
+        waits for the writer, so the session look-up every request makes runs here directly. If
+        the database is busy anyway (WAL recovery, rare), the caller falls back to the pool rather
+        than stall the loop.
+        """
+        if self._reader is None:
+            return None
+        try:
+            return self._reader.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return None
 
     async def close_connection_pool(self) -> None:
         pool, self._pool = self._pool, None
         connections, self._connections = self._connections, []
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
         if pool is None:
             return
         for connection in connections:
@@ -171,9 +206,26 @@ class PooledSQLiteEngine(SQLiteEngine):
         return _PooledTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
 
 
+async def _keep_session(_connection) -> None:
+    return None
+
+
+class PooledPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine with a pool that does not reset connections with a query.
+
+    asyncpg's default reset sends UNLISTEN/RESET ALL/advisory-unlock every time a connection goes
+    back to the pool: a second round trip for every one-statement query. The portal never sets
+    session state on pooled connections, and asyncpg still rolls back an open transaction before
+    calling the custom reset, so skipping the query is safe.
+    """
+
+    async def start_connection_pool(self, **kwargs) -> None:
+        await super().start_connection_pool(reset=_keep_session, **kwargs)
+
+
 def make_engine(settings: Settings) -> Engine:
     if settings.is_postgres:
-        return PostgresEngine(config={"dsn": settings.database_url})
+        return PooledPostgresEngine(config={"dsn": settings.database_url})
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return PooledSQLiteEngine(
@@ -264,6 +316,20 @@ async def raw(sql: str, *args: Any) -> list[dict]:
     from piccolo.querystring import QueryString
 
     return await current_engine().run_querystring(QueryString(sql, *args))
+
+
+async def read(sql: str, *args: Any) -> list[dict]:
+    """Like ``raw`` for a small, indexed SELECT that runs on every request (the session look-up).
+
+    On the pooled SQLite engine outside a transaction it runs on the loop thread (``read_now``);
+    everywhere else it is ``raw``.
+    """
+    engine = current_engine()
+    if isinstance(engine, PooledSQLiteEngine) and engine.current_transaction.get() is None:
+        rows = engine.read_now(sql.replace("{}", "?"), args)
+        if rows is not None:
+            return rows
+    return await raw(sql, *args)
 
 
 # ------------------------------------------------------------------ one-time submission keys

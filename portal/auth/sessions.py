@@ -15,7 +15,7 @@ from functools import lru_cache
 from portal import clock
 from portal.auth.principal import Principal
 from portal.crypto import token_hash
-from portal.db import current_engine, raw
+from portal.db import current_engine, read
 from portal.settings import Settings
 from portal.tables import AuthSession
 
@@ -87,7 +87,7 @@ async def create(user_id: int, stage: str, settings: Settings, ip: str = "", use
 
 async def load(token: str, settings: Settings, permissions_for) -> LoadResult:
     """Resolve a cookie token to a Principal; expire idle, over-age and disabled-user sessions."""
-    rows = await raw(_load_sql(current_engine().engine_type), token_hash(token))
+    rows = await read(_load_sql(current_engine().engine_type), token_hash(token))
     if not rows:
         return LoadResult(None)
     row = rows[0]

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from portal.db import PooledSQLiteEngine, claim_submission, complete_submission, current_engine, raw, write_transaction
+from portal.db import PooledSQLiteEngine, claim_submission, complete_submission, current_engine, raw, read, write_transaction
 from portal.tables import Center, SubmissionKey
 from tests.conftest import LANE
 
@@ -40,6 +40,36 @@ async def test_pool_closes_its_connections_at_shutdown(settings):
         connections = list(engine._connections)
         assert all(c._running for c in connections)
     assert engine._connections == [] and not any(c._running for c in connections)
+
+
+async def test_fast_read_sees_committed_rows_and_a_transaction_sees_its_own(app):
+    """``read`` (the session look-up's path) must never serve stale or foreign data."""
+    sql = "SELECT name FROM center WHERE code = {}"
+    assert (await read(sql, "GZQ"))[0]["name"] == (await Center.select(Center.name).where(Center.code == "GZQ").first())["name"]
+    async with write_transaction():
+        await Center.update({Center.name: "改名中"}).where(Center.code == "GZQ")
+        # Inside the transaction the uncommitted name is what this request sees.
+        assert (await read(sql, "GZQ"))[0]["name"] == "改名中"
+    assert (await read(sql, "GZQ"))[0]["name"] == "改名中"
+    assert await read(sql, "NO-SUCH") == []
+
+
+@sqlite_only
+async def test_fast_read_runs_on_the_loop_thread_and_closes_at_shutdown(settings):
+    from portal.app import create_app
+
+    application = create_app(settings)
+    async with application.lifespan():
+        engine = application.state.engine
+        reader = engine._reader
+        assert reader is not None
+        assert engine.read_now("SELECT count(*) AS n FROM center", ())[0]["n"] >= 1
+        # A write through the reader is refused: it is a query-only connection.
+        assert engine.read_now("DELETE FROM center", ()) is None
+        assert await Center.count() >= 1
+    assert engine._reader is None
+    with pytest.raises(Exception):
+        reader.execute("SELECT 1")
 
 
 @sqlite_only
