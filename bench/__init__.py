@@ -1,0 +1,1 @@
+"""Load benchmarks (see README.md). Not part of the installed package."""
