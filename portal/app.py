@@ -102,6 +102,10 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
     from portal.audit.routes import ROUTES as AUDIT_ROUTES
     from portal.auth.routes import ROUTES as AUTH_ROUTES
     from portal.centers.routes import ROUTES as CENTER_ROUTES
+    from portal.citizens.routes import ROUTES as CITIZEN_ROUTES
+    from portal.matters.admin_routes import ROUTES as MATTER_ADMIN_ROUTES
+    from portal.matters.routes import ROUTES as MATTER_ROUTES
+    from portal.notify.routes import ROUTES as NOTIFY_ROUTES
     from portal.staff.routes import ROUTES as STAFF_ROUTES
     from portal.web.shell import ROUTES as SHELL_ROUTES
 
@@ -135,6 +139,10 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             *CENTER_ROUTES,
             *STAFF_ROUTES,
             *AUDIT_ROUTES,
+            *CITIZEN_ROUTES,
+            *MATTER_ROUTES,
+            *MATTER_ADMIN_ROUTES,
+            *NOTIFY_ROUTES,
             *_module_routers(registry, settings),
             *_static_routers(registry),
         ],

@@ -43,4 +43,16 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     _perm("modules.allow", "设定可开通的服务模块", "system_admin", "center_admin"),
     _perm("modules.enable", "开通或关闭本中心服务模块", "center_admin"),
     _perm("audit.view", "查看审计日志", "audit_viewer"),
+    # The one-stop window (portal/matters).
+    _perm("matters.view", "查看信访矛盾纠纷事项", "center_admin", "window_staff", "leader", "department_officer"),
+    _perm("matters.register", "登记事项", "center_admin", "window_staff"),
+    _perm("matters.triage", "受理、不予受理、转送、交办", "center_admin", "window_staff"),
+    _perm("matters.handle", "办理、答复事项", "center_admin", "window_staff", "department_officer"),
+    _perm("matters.approve", "审批延期", "leader"),
+    _perm("matters.supervise", "督办", "leader", "center_admin"),
+    _perm("notices.templates", "编辑告知书模板", "center_admin"),
+    _perm("limits.manage", "设置办理时限", "center_admin"),
+    _perm("calendar.manage", "维护工作日历", "system_admin"),
+    _perm("numbers.view", "查看统计数据", "center_admin", "window_staff", "leader"),
+    _perm("outbox.view", "查看短信发件箱（演示）", "system_admin", "center_admin", "window_staff"),
 )

@@ -1,0 +1,1 @@
+"""Citizens: phone + SMS code sign-in and their own sessions (separate from staff sessions)."""

@@ -1,0 +1,7 @@
+"""Admin pages of the one-stop window: working calendar overrides and per-center time limits."""
+
+from __future__ import annotations
+
+__all__ = ["ROUTES"]
+
+ROUTES: list = []

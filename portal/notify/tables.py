@@ -1,0 +1,30 @@
+"""The outbox: every SMS and in-app message, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from portal.citizens.tables import Citizen
+from portal.matters.tables import Matter
+from portal.tables import Center, StaffUser
+
+__all__ = ["Outbox"]
+
+
+class Outbox(Table, tablename="outbox"):
+    channel = Varchar(length=8, index=True)  # sms | inapp
+    # SMS: the phone number. In-app: the citizen or staff member below.
+    phone = Varchar(length=16, default="")
+    citizen = ForeignKey(references=Citizen, null=True, on_delete=OnDelete.cascade)
+    staff = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.cascade)
+    center = ForeignKey(references=Center, null=True, on_delete=OnDelete.set_null)
+    matter = ForeignKey(references=Matter, null=True, on_delete=OnDelete.set_null)
+    kind = Varchar(length=32, default="")  # what it is about: sign_in_code, matter_accepted…
+    body = Text()
+    status = Varchar(length=12, index=True, default="pending")  # pending | sent | failed
+    attempts = Integer(default=0)
+    last_error = Varchar(length=200, default="")
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True)
+    read_at = Timestamptz(null=True)
