@@ -17,10 +17,13 @@ from litestar.static_files import create_static_files_router
 
 from portal.auth.guards import module_guard
 from portal.auth.middleware import SessionMiddleware
+from portal.citizens.guards import EXCEPTION_HANDLERS as CITIZEN_EXCEPTION_HANDLERS
 from portal.crypto import audit_key
 from portal.db import bind_engine, make_engine, start_engine, stop_engine
 from portal.i18n import translations
 from portal.modules import PluginRegistry, await_me_maybe, make_plugin_manager
+from portal.notify.outbox import stop_delivery
+from portal.notify.senders import configured_senders
 from portal.settings import PROJECT_ROOT, Settings, SettingsError
 from portal.web.errors import EXCEPTION_HANDLERS
 from portal.web.security import make_security_headers
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
     settings.check()
     pm = pm or make_plugin_manager(settings)
     registry = PluginRegistry(pm, settings)
+    sms_senders = configured_senders(registry, settings)  # production without a sender stops here
     engine = make_engine(settings)
     bind_engine(engine)
 
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             await await_me_maybe(result)
 
     async def on_shutdown(app: Litestar) -> None:
+        await stop_delivery(app)  # outbox tasks finish (or are cancelled) while the pool is open
         await stop_engine(engine)
 
     state = State(
@@ -130,6 +135,8 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             "registry": registry,
             "engine": engine,
             "audit_key": audit_key(settings),
+            "sms_senders": sms_senders,
+            "delivery_tasks": set(),
         }
     )
     app = Litestar(
@@ -158,7 +165,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             cookie_samesite="lax",
             header_name="x-csrftoken",
         ),
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **CITIZEN_EXCEPTION_HANDLERS},
         before_send=[make_security_headers(hsts=settings.cookie_secure)],
         openapi_config=None if settings.production else OpenAPIConfig(title="Whistle portal", version="0.1.0"),
         logging_config=LoggingConfig(

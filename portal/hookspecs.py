@@ -6,8 +6,8 @@ Conventions (see docs/plugins.md):
   awaitable; core resolves each result with ``portal.modules.await_me_maybe``. No hook uses
   ``firstresult``, so async implementations are always safe.
 * Core always calls hooks with keyword arguments; an implementation may accept any subset.
-* ``register_*``, ``piccolo_apps``, ``prepare_jinja2_environment``, ``register_commands`` and
-  ``startup`` run once, for every installed plugin, while the app (or CLI) is built.
+* ``register_*``, ``piccolo_apps``, ``prepare_jinja2_environment``, ``register_commands``,
+  ``sms_senders`` and ``startup`` run once, for every installed plugin, while the app (or CLI) is built.
 * ``nav_items``, ``dashboard_widgets``, ``matter_panels`` and ``citizen_services`` run per request
   and reach only the plugins enabled for the current center. So do the events.
 * Return types live in ``portal.plugin_api``. A hook returns a list (or ``None`` for nothing).
@@ -87,6 +87,18 @@ def register_commands(cli):
     """Add click commands or groups to the ``portal`` command line (``cli`` is the root group).
 
     Called once when the CLI starts. Sync only.
+    """
+
+
+@hookspec
+def sms_senders(settings):
+    """Return ``SmsSender`` objects that can deliver text messages (an operator's SMS platform).
+
+    Called once while the app is built, for every installed plugin (not per center). The outbox
+    tries the senders in ``order`` (then name) and stops at the first that does not raise, so a
+    second sender is a fallback; core's HTTP gateway (``PORTAL_SMS_GATEWAY_URL``) has order 0.
+    Production refuses to start when neither the gateway nor any plugin provides a sender.
+    The hook itself is sync only (return the list); ``SmsSender.send`` may be async.
     """
 
 

@@ -22,6 +22,8 @@ __all__ = [
     "Permission",
     "PluginInfo",
     "Service",
+    "SmsError",
+    "SmsSender",
     "Widget",
     "hookimpl",
 ]
@@ -126,3 +128,25 @@ class Job:
     name: str
     interval_seconds: int
     run: Callable[..., Awaitable[Any]]
+
+
+class SmsError(Exception):
+    """Raised by ``SmsSender.send`` with a short reason ("gateway answered HTTP 503").
+
+    The reason is stored on the outbox row and shown to staff: never put the phone number, the
+    message text or a credential in it. Any other exception also counts as a failed attempt.
+    """
+
+
+@dataclass(frozen=True)
+class SmsSender:
+    """One way to deliver an SMS, returned by the ``sms_senders`` hook.
+
+    ``send(phone, text)`` delivers one message to an 11-digit mainland mobile number; it may be a
+    plain or a coroutine function and signals failure by raising (``SmsError`` preferably).
+    Senders are tried in ``order``; the first that returns without raising has delivered.
+    """
+
+    name: str
+    send: Callable[[str, str], Any]
+    order: int = 100

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,19 @@ class Settings:
     footer_phone: str = ""
     footer_hours: str = "工作日 8:30-12:00，14:30-18:00"
     footer_icp: str = ""
+    # Citizens: phone + SMS code sign-in (portal/citizens) and their own sessions.
+    citizen_cookie_name: str = "whistle_citizen"
+    citizen_session_idle_minutes: int = 120
+    citizen_session_absolute_days: int = 7
+    sms_code_minutes: int = 5
+    sms_code_max_attempts: int = 5
+    sms_resend_seconds: int = 60
+    sms_daily_per_phone: int = 10
+    sms_daily_per_ip: int = 30
+    # SMS delivery (portal/notify): an HTTP gateway, plugin senders, or the development sender.
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_gateway_timeout: float = 10.0
 
     # ------------------------------------------------------------------ derived
 
@@ -99,6 +113,10 @@ class Settings:
     def csrf_cookie(self) -> str:
         return "__Host-portal_csrf" if self.cookie_secure else "portal_csrf"
 
+    @property
+    def citizen_cookie(self) -> str:
+        return f"__Host-{self.citizen_cookie_name}" if self.cookie_secure else self.citizen_cookie_name
+
     # ---------------------------------------------------------------- factories
 
     @classmethod
@@ -128,6 +146,14 @@ class Settings:
             footer_sponsor=env.get("PORTAL_FOOTER_SPONSOR", ""),
             footer_phone=env.get("PORTAL_FOOTER_PHONE", ""),
             footer_icp=env.get("PORTAL_FOOTER_ICP", ""),
+            citizen_cookie_name=env.get("PORTAL_CITIZEN_COOKIE") or cls.citizen_cookie_name,
+            citizen_session_idle_minutes=int(env.get("PORTAL_CITIZEN_SESSION_IDLE_MINUTES") or 120),
+            citizen_session_absolute_days=int(env.get("PORTAL_CITIZEN_SESSION_ABSOLUTE_DAYS") or 7),
+            sms_daily_per_phone=int(env.get("PORTAL_SMS_DAILY_PER_PHONE") or 10),
+            sms_daily_per_ip=int(env.get("PORTAL_SMS_DAILY_PER_IP") or 30),
+            sms_gateway_url=(env.get("PORTAL_SMS_GATEWAY_URL") or "").strip(),
+            sms_gateway_token=env.get("PORTAL_SMS_GATEWAY_TOKEN", ""),
+            sms_gateway_timeout=float(env.get("PORTAL_SMS_GATEWAY_TIMEOUT") or 10),
         )
         if env.get("PORTAL_FOOTER_HOURS"):
             values["footer_hours"] = env["PORTAL_FOOTER_HOURS"]
@@ -147,6 +173,10 @@ class Settings:
             raise SettingsError(
                 f"PORTAL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
             )
+        if self.sms_gateway_url and not self.sms_gateway_url.startswith(("http://", "https://")):
+            raise SettingsError("PORTAL_SMS_GATEWAY_URL must be an http:// or https:// address")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", self.citizen_cookie_name):
+            raise SettingsError("PORTAL_CITIZEN_COOKIE may hold only letters, digits and _ (up to 40)")
         if not self.production:
             return
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
@@ -159,3 +189,7 @@ class Settings:
             raise SettingsError(
                 "production refuses to start: set PORTAL_DATA_KEY (encrypts TOTP secrets and sensitive fields)"
             )
+        if self.sms_gateway_url and not self.sms_gateway_token:
+            raise SettingsError("production refuses to start: PORTAL_SMS_GATEWAY_URL is set without PORTAL_SMS_GATEWAY_TOKEN")
+        # Whether any SMS sender exists (gateway or plugin) is checked once the plugins are loaded:
+        # portal.notify.senders.configured_senders, called by create_app.

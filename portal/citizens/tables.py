@@ -13,7 +13,7 @@ class Citizen(Table, tablename="citizen"):
 
     phone = Varchar(length=16, unique=True)
     created_at = Timestamptz()
-    last_sign_in_at = Timestamptz(null=True)
+    last_sign_in_at = Timestamptz(null=True, default=None)
 
 
 class CitizenSession(Table, tablename="citizen_session"):

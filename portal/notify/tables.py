@@ -26,5 +26,5 @@ class Outbox(Table, tablename="outbox"):
     attempts = Integer(default=0)
     last_error = Varchar(length=200, default="")
     created_at = Timestamptz()
-    sent_at = Timestamptz(null=True)
-    read_at = Timestamptz(null=True)
+    sent_at = Timestamptz(null=True, default=None)
+    read_at = Timestamptz(null=True, default=None)
