@@ -1,4 +1,4 @@
-"""The ``portal`` command line: database, demo data, users, modules, audit. Plugins add commands
+"""The ``portal`` command line: database, demo data, users, modules, matters, audit. Plugins add commands
 through the ``register_commands`` hook."""
 
 from __future__ import annotations
@@ -95,10 +95,13 @@ async def demo_load(settings: Settings) -> None:
         raise click.ClickException("demo data is refused in production")
     from portal.demo import DEMO_PASSWORD, load_demo
 
+    from portal.matters.demo import load_demo_matters
+
     created = await load_demo(_trail(settings))
+    matters = await load_demo_matters(_trail(settings))
     click.echo(
         f"demo data ready: {created['centers']} centers, {created['departments']} departments, "
-        f"{created['users']} accounts created (password for every demo account: {DEMO_PASSWORD})"
+        f"{created['users']} accounts, {matters} matters created (password for every demo account: {DEMO_PASSWORD})"
     )
 
 
@@ -228,6 +231,52 @@ async def modules_enable(settings: Settings, module: str, center_code: str) -> N
 async def modules_disable(settings: Settings, module: str, center_code: str) -> None:
     """Switch off MODULE at a center (its records are kept)."""
     await _switch(settings, module, center_code, False)
+
+
+# ---------------------------------------------------------------------------- matters
+
+
+@cli.group()
+def matters() -> None:
+    """Matters (事项)."""
+
+
+MAX_ERROR_LINES = 200
+
+
+@matters.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--center", "center_code", required=True, help="Code of the center whose ledger it is.")
+@with_db
+async def matters_import(settings: Settings, file: str, center_code: str) -> None:
+    """Import a center's ledger (台账, .xlsx or .csv): every row is checked first, then all are imported or none."""
+    from portal.matters import ledger
+
+    context = click.get_current_context()
+    center = await ledger.find_center(center_code)
+    if center is None or not center["active"]:
+        problem = f"没有代码为 {center_code} 的中心" if center is None else f"{center['name']}已停用"
+        raise click.BadParameter(problem, ctx=context, param_hint="'--center'")
+    try:
+        table = ledger.read_ledger(file)
+    except ledger.LedgerFileError as exc:
+        raise click.BadParameter(str(exc), ctx=context, param_hint="'FILE'") from exc
+    stderr = sys.stderr
+    with click.progressbar(length=len(table.rows), label="校验台账", file=stderr) as bar:
+        checked = ledger.check_ledger(table, progress=bar.update)
+    if checked.errors:
+        for error in checked.errors[:MAX_ERROR_LINES]:
+            click.echo(str(error), err=True)
+        if len(checked.errors) > MAX_ERROR_LINES:
+            click.echo(f"还有 {len(checked.errors) - MAX_ERROR_LINES} 处错误", err=True)
+        click.echo(f"台账共有 {len(checked.errors)} 处错误，没有导入任何事项。", err=True)
+        sys.exit(1)
+    try:
+        with click.progressbar(length=len(checked.rows), label="导入事项", file=stderr) as bar:
+            count = await ledger.import_ledger(_trail(settings), center, checked, progress=bar.update)
+    except Exception as exc:
+        raise click.ClickException(f"导入失败，没有写入任何事项：{exc}") from exc
+    click.echo(f"已导入 {count} 件事项到 {center['name']}")
 
 
 # ---------------------------------------------------------------------------- audit

@@ -32,17 +32,36 @@ def prepare_jinja2_environment(env, settings):
     env.filters["local_dt"] = local_dt
     env.filters["role_labels"] = role_labels
 
+    from portal.matters.clock import CLOCK_STATE_LABELS, RULES
+    from portal.matters.codes import format_code
+    from portal.matters.vocab import EVENT_LABELS
+
+    env.filters["tracking_code"] = format_code
+    env.filters["clock_label"] = lambda state: "期限暂停" if state == "paused" else CLOCK_STATE_LABELS.get(state, "")
+    env.filters["rule_label"] = lambda rule: RULES[rule].label if rule in RULES else ""
+    env.filters["event_label"] = lambda kind: EVENT_LABELS.get(kind, kind)
+
 
 @hookimpl
 def nav_items(request, center, user):
-    return [
+    items = [
         NavItem(_("Workbench"), "/dashboard", order=0),
+        NavItem(_("Matters"), "/matters", order=10, permission="matters.view"),
+        NavItem(_("Register a matter"), "/matters/new", order=20, permission="matters.register"),
+        NavItem(_("Numbers"), "/numbers", order=30, permission="numbers.view"),
         NavItem(_("Centers"), "/admin/centers", order=900, permission="centers.manage"),
         NavItem(_("Departments"), "/admin/departments", order=910, permission="departments.manage"),
         NavItem(_("Staff"), "/admin/staff", order=920, permission="staff.manage"),
         NavItem(_("Service modules"), "/admin/modules", order=930, permission="modules.view"),
+        NavItem(_("Time limits"), "/admin/limits", order=940, permission="limits.manage"),
+        NavItem(_("Notice templates"), "/admin/notice-templates", order=945, permission="notices.templates"),
+        NavItem(_("Working calendar"), "/admin/calendar", order=950, permission="calendar.manage"),
         NavItem(_("Audit log"), "/audit", order=990, permission="audit.view"),
     ]
+    if not request.app.state.settings.production:
+        # The development SMS sender keeps every message here; the page does not exist in production.
+        items.append(NavItem(_("SMS outbox"), "/admin/outbox", order=980, permission="outbox.view"))
+    return items
 
 
 @hookimpl
@@ -58,11 +77,24 @@ def dashboard_widgets(request, center, user):
         ),
         Widget(_("Service modules"), "widgets/modules.html", {"modules": modules}, order=10),
     ]
+    if user.can("matters.view"):
+        # Links only (no counts): the workbench must stay cheap; the queue shows the numbers.
+        window_links = [
+            (_("Overdue matters"), "/matters?clock=overdue"),
+            (_("Due within 3 days"), "/matters?clock=due_soon"),
+            (_("Waiting for acceptance"), "/matters?status=registered"),
+        ]
+        if user.can("matters.register"):
+            window_links.append((_("Register a matter"), "/matters/new"))
+        widgets.append(Widget(_("One-stop window"), "widgets/admin_links.html", {"links": window_links}, order=5))
     admin_links = [
         (_("Centers"), "/admin/centers", "centers.manage"),
         (_("Departments"), "/admin/departments", "departments.manage"),
         (_("Staff"), "/admin/staff", "staff.manage"),
         (_("Service modules"), "/admin/modules", "modules.view"),
+        (_("Time limits"), "/admin/limits", "limits.manage"),
+        (_("Notice templates"), "/admin/notice-templates", "notices.templates"),
+        (_("Working calendar"), "/admin/calendar", "calendar.manage"),
         (_("Audit log"), "/audit", "audit.view"),
     ]
     links = [(label, url) for label, url, perm in admin_links if user.can(perm)]

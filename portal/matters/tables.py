@@ -56,6 +56,8 @@ class Matter(Table, tablename="matter"):
     # Where it was registered; that center keeps read access after escalation.
     origin_center = ForeignKey(references=Center, on_delete=OnDelete.restrict)
     department = ForeignKey(references=Department, null=True, on_delete=OnDelete.restrict)
+    assigned_at = Timestamptz(null=True, default=None)
+    department_due_at = Timestamptz(null=True, default=None)
     petitioner_name = Varchar(length=64, default="")
     petitioner_phone = Varchar(length=16, default="", index=True)
     phone_last4 = Varchar(length=4, default="")
@@ -69,22 +71,22 @@ class Matter(Table, tablename="matter"):
     status = Varchar(length=20, index=True, default="registered")
     # The running statutory clock: acceptance | objection | handling | review_request | review | rereview_request | rereview | ''
     clock = Varchar(length=20, default="acceptance")
-    clock_started_at = Timestamptz(null=True)
-    paused_at = Timestamptz(null=True)
+    clock_started_at = Timestamptz(null=True, default=None)
+    paused_at = Timestamptz(null=True, default=None)
     paused_days = Integer(default=0)
     extension_days = Integer(default=0)
-    due_at = Timestamptz(null=True, index=True)
+    due_at = Timestamptz(null=True, default=None, index=True)
     received_at = Timestamptz()
-    accepted_at = Timestamptz(null=True)
-    replied_at = Timestamptz(null=True)
-    closed_at = Timestamptz(null=True)
+    accepted_at = Timestamptz(null=True, default=None)
+    replied_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
     resolution = Varchar(length=12, default="")  # on_spot | joint | ''
     outcome = Varchar(length=12, default="")  # support | explain | reject
     review_level = Integer(default=0)  # 0 original, 1 复查, 2 复核
     final = Boolean(default=False)
     rating = Varchar(length=12, default="")  # satisfied | basically | unsatisfied
     rating_reason = Text(default="")
-    rated_at = Timestamptz(null=True)
+    rated_at = Timestamptz(null=True, default=None)
     repeat_of = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -182,7 +184,7 @@ class Supervision(Table, tablename="supervision"):
     due_at = Timestamptz()
     created_at = Timestamptz()
     created_by = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.restrict)
-    answered_at = Timestamptz(null=True)
+    answered_at = Timestamptz(null=True, default=None)
     answer = Text(default="")
 
 
@@ -192,7 +194,7 @@ class FollowUp(Table, tablename="follow_up"):
     matter = ForeignKey(references=Matter, on_delete=OnDelete.cascade)
     center = ForeignKey(references=Center, on_delete=OnDelete.restrict)
     opened_at = Timestamptz()
-    closed_at = Timestamptz(null=True)
+    closed_at = Timestamptz(null=True, default=None)
     record = Text(default="")
     closed_by = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.restrict)
 

@@ -652,7 +652,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -742,7 +742,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -1009,7 +1009,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2009,7 +2009,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2030,7 +2030,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2714,7 +2714,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2735,7 +2735,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2798,7 +2798,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2840,7 +2840,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2861,7 +2861,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -2882,7 +2882,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -3032,7 +3032,7 @@ async def forwards():
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,

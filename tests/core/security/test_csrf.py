@@ -34,6 +34,10 @@ def unsafe_routes(app) -> list[tuple[str, str]]:
     return found
 
 
+# Path parameters of the one-stop window's forms (records that need not exist: a 404 is fine here).
+MATTER_VALUES = {"matter_id": "1", "code": "2222-2222-2222", "step": "center", "kind": "accept", "attachment_id": "1", "notice_id": "1"}
+
+
 def fill(template: str, values: dict[str, str]) -> str:
     def replace(match):
         name = match.group(1)
@@ -52,6 +56,7 @@ async def _real_values(client_session_id: int) -> dict[str, str]:
         "session_id": str(client_session_id),
         "module": "sample_module",
         "action": "revoke-sessions",
+        **MATTER_VALUES,
     }
 
 
@@ -150,6 +155,7 @@ async def test_every_unsafe_route_accepts_its_own_token(app, client):
         "session_id": "999999",
         "module": "sample_module",
         "action": "unlock",
+        **MATTER_VALUES,
     }
     routes = sorted(unsafe_routes(app), key=lambda item: item[1] in ("/logout", "/login"))  # sign-out last
     failures = []
@@ -200,6 +206,7 @@ async def test_get_requests_change_nothing(app, client):
         "staff_id": str(await user_id("dzz_window")),
         "file_path": "css/portal.css",
         "path": "openapi.json",
+        **{k: v for k, v in MATTER_VALUES.items() if k != "code"},
     }
     before = await db_state()
     for route in app.routes:

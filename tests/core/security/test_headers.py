@@ -57,6 +57,8 @@ async def _get_urls(app) -> list[str]:
         "department_id": str(await department_id("DZZ-SFS")),
         "staff_id": str(await user_id("dzz_window")),
         "path": "openapi.json",
+        # One-stop window pages (records that need not exist: their 404 pages are checked too).
+        "matter_id": "1", "notice_id": "1", "step": "center", "kind": "accept", "attachment_id": "1",
     }
     urls = []
     for route in app.routes:
