@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.auth.roles import CORE_PERMISSIONS, ROLE_LABELS
 from portal.hookspecs import hookimpl
 from portal.i18n import _
-from portal.plugin_api import NavItem, Widget
+from portal.plugin_api import CitizenService, NavItem, Widget
 
 
 @hookimpl
@@ -101,3 +101,13 @@ def dashboard_widgets(request, center, user):
     if links:
         widgets.append(Widget(_("Administration"), "widgets/admin_links.html", {"links": links}, order=90))
     return widgets
+
+
+@hookimpl
+def citizen_services(request, center):
+    # The one-stop window is core: every center offers it.
+    return [
+        CitizenService(_("Raise a matter online"), f"/submit?center={center.id}",
+                       _("Disputes and petitions: answer a few questions and get a tracking code."), order=0),
+        CitizenService(_("Follow a matter"), "/track", _("With the tracking code and the last 4 digits of your phone."), order=1),
+    ]

@@ -36,7 +36,7 @@ STEP_FIELDS = {
     "center": ("center",),
     "category": ("category",),
     "matter": ("summary", "request", "facts"),
-    "place": ("place",),
+    "place": ("place", "parties"),
     "people": ("petitioner_name", "petitioner_address", "people_count",
                *[f"rep{i}_{part}" for i in range(1, MAX_REPRESENTATIVES + 1) for part in ("name", "phone")]),
     "files": (),
@@ -125,7 +125,14 @@ async def _step_context(request: Request, step: str, data: dict, errors: dict, d
 
 @get("/submit", guards=[citizen_guard])
 async def intake_start(request: Request) -> Response:
-    _draft_id, data = await _draft(citizen_of(request).citizen_id)
+    citizen = citizen_of(request)
+    _draft_id, data = await _draft(citizen.citizen_id)
+    chosen = request.query_params.get("center") or ""
+    if chosen.isdigit() and not data.get("center"):
+        # Coming from a center's public page: that center is the first answer (still changeable).
+        if int(chosen) in {c["id"] for c in await _centers()}:
+            data["center"] = chosen
+            await _save_draft(citizen.citizen_id, data)
     step = _first_incomplete(data, {c["id"] for c in await _centers()}) if data else "center"
     return Redirect(path=f"/submit/{step}" if step else "/submit/check", status_code=303)
 
@@ -235,7 +242,7 @@ async def intake_submit(request: Request) -> Response:
         matter, _errors, _values = matter_from_form(DictForm({**data, "petitioner_phone": citizen.phone}), channel="online",
                                                     center_ids=center_ids, phone_required=True)
         ctx = Ctx(trail=trail(request), registry=request.app.state.registry, user_label=_("the citizen"), citizen_id=citizen.citizen_id)
-        created = await register(ctx, center, matter, citizen_id=citizen.citizen_id)
+        created = await register(ctx, center, matter, citizen_id=citizen.citizen_id, consent_version=data.get("consent_version", ""))
         await MatterAttachment.update({MatterAttachment.matter: created["id"], MatterAttachment.draft: None}).where(
             MatterAttachment.draft == draft_id
         )

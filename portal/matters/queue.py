@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from portal import clock
-from portal.db import raw
+from portal.db import current_engine, raw
 from portal.matters.clock import clock_state
 from portal.matters.codes import parse_code
 from portal.matters.scope import is_department_officer
@@ -75,7 +75,10 @@ class Page:
     next_after: int | None
 
 
-def _where(user, filters: Filters, center_paths: dict[int, str]) -> tuple[list[str], list]:
+def _where(user, filters: Filters, center_paths: dict[int, str], *, walk: bool = False) -> tuple[list[str], list]:
+    """The filter as SQL. ``walk`` (SQLite only): write the subtree range so that no index can
+    use it (``+column`` is SQLite's documented way), which leaves the planner the primary key or
+    an id-ordered equality index to walk newest first (see ``fetch``)."""
     clauses: list[str] = []
     args: list = []
     if is_department_officer(user):
@@ -84,12 +87,15 @@ def _where(user, filters: Filters, center_paths: dict[int, str]) -> tuple[list[s
     else:
         path = center_paths.get(filters.center) if filters.center else None
         if path:
-            # One center only (not its subtree): the center's own matters.
-            clauses.append("m.center = {}")
-            args.append(filters.center)
+            # One center only (not its subtree): the center's own matters. ``center_path`` always
+            # holds the handling center's path, so the equality adds nothing but the index on
+            # (center_path, id), which returns them newest first (matter.center has no index).
+            clauses.append("m.center = {} AND m.center_path = {}")
+            args += [filters.center, path]
         else:
             low, high = prefix_range(user.center_path)
-            clauses.append("m.center_path >= {} AND m.center_path < {}")
+            plus = "+" if walk else ""
+            clauses.append(f"{plus}m.center_path >= {{}} AND {plus}m.center_path < {{}}")
             args += [low, high]
     if filters.status:
         clauses.append("m.status = {}")
@@ -121,23 +127,55 @@ def _where(user, filters: Filters, center_paths: dict[int, str]) -> tuple[list[s
     return clauses, args
 
 
+_COLUMNS = (
+    "m.id, m.code, m.summary, m.category, m.channel, m.status, m.due_at, m.paused_at, "
+    "m.received_at, m.petitioner_name, c.name AS center_name"
+)
+
+
 async def fetch(user, filters: Filters, center_paths: dict[int, str]) -> Page:
+    """One page of the queue, newest first, and the capped count of the whole filter.
+
+    How the page is read matters more than anything else here (1 M matters, measured in
+    bench/RESULTS.md): the subtree is a *range* of ``center_path``, and no index on it returns
+    rows in id order, so "the 21 newest" through that index means fetching and sorting every
+    matter of the subtree (1 s for a district on SQLite). PostgreSQL's planner sees this from its
+    statistics and walks the primary key backwards. SQLite has no statistics unless someone runs
+    ANALYZE (and with them it picks the sort anyway), so on SQLite the count, which runs first
+    and reads at most ``COUNT_CAP + 1`` index entries, decides:
+
+    * more than ``COUNT_CAP`` matches: walk newest first (the primary key, or the id-ordered
+      index of an equality filter) and stop after 21 hits; the subtree holds many matters, so
+      hits come quickly;
+    * at most ``COUNT_CAP``: take the ≤ 21 newest ids from the covering index (sorting at most
+      ``COUNT_CAP`` ids), then read those rows.
+    """
     clauses, args = _where(user, filters, center_paths)
     where = " AND ".join(clauses) or "1=1"
-    page_clauses = list(clauses)
-    page_args = list(args)
-    if filters.after:
-        page_clauses.append("m.id < {}")
-        page_args.append(filters.after)
-    rows = [dict(row) for row in await raw(
-        "SELECT m.id, m.code, m.summary, m.category, m.channel, m.status, m.due_at, m.paused_at, "
-        "m.received_at, m.petitioner_name, c.name AS center_name "
-        "FROM matter m JOIN center c ON c.id = m.center "
-        f"WHERE {' AND '.join(page_clauses) or '1=1'} ORDER BY m.id DESC LIMIT {PAGE_SIZE + 1}",
-        *page_args,
-    )]
     counted = await raw(f"SELECT count(*) AS n FROM (SELECT 1 FROM matter m WHERE {where} LIMIT {COUNT_CAP + 1}) t", *args)
     count = counted[0]["n"]
+    after = (" AND m.id < {}", [filters.after]) if filters.after else ("", [])
+    if current_engine().engine_type != "sqlite":
+        sql = (
+            f"SELECT {_COLUMNS} FROM matter m JOIN center c ON c.id = m.center "
+            f"WHERE {where}{after[0]} ORDER BY m.id DESC LIMIT {PAGE_SIZE + 1}"
+        )
+        page_args = [*args, *after[1]]
+    elif count > COUNT_CAP:
+        walk_clauses, walk_args = _where(user, filters, center_paths, walk=True)
+        sql = (
+            f"SELECT {_COLUMNS} FROM matter m JOIN center c ON c.id = m.center "
+            f"WHERE {' AND '.join(walk_clauses) or '1=1'}{after[0]} ORDER BY m.id DESC LIMIT {PAGE_SIZE + 1}"
+        )
+        page_args = [*walk_args, *after[1]]
+    else:
+        sql = (
+            f"SELECT {_COLUMNS} FROM matter m JOIN center c ON c.id = m.center WHERE m.id IN "
+            f"(SELECT m.id FROM matter m WHERE {where}{after[0]} ORDER BY m.id DESC LIMIT {PAGE_SIZE + 1}) "
+            "ORDER BY m.id DESC"
+        )
+        page_args = [*args, *after[1]]
+    rows = [dict(row) for row in await raw(sql, *page_args)]
     now = clock.now()
     for row in rows:
         row["state"] = "paused" if row["paused_at"] else (

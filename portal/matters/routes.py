@@ -188,6 +188,12 @@ async def matter_context(request: Request, m: dict, *, action_errors: dict | Non
     forward_targets = [(c["id"], c["name"]) for c in centers.values() if c["id"] != m["center"]]
     registry = request.app.state.registry
     panels = await registry.collect("matter_panels", user.modules, request=request, center=user_center(request), user=user, matter=m)
+    # Actions that modules add (e.g. 吹哨 from check-in), for modules enabled at the user's center.
+    module_actions = [
+        {"label": action.label, "url": action.url.format(matter_id=m["id"])}
+        for plugin, action in registry.matter_actions
+        if (plugin in user.modules or plugin not in registry.modules) and (action.permission is None or user.can(action.permission))
+    ] if can_change(user, m) else []
     return {
         "title": m["summary"], "m": m, "events": events, "notices": notice_rows, "centers": centers,
         "department": department, "registered_by": registered_by, "earlier": earlier,
@@ -199,7 +205,7 @@ async def matter_context(request: Request, m: dict, *, action_errors: dict | Non
         "statuses": STATUS_LABELS, "categories": CATEGORIES, "channels": CHANNELS,
         "state": clock_state(m["due_at"], clock.now()) if m["paused_at"] is None else "paused",
         "representatives": json.loads(m["representatives"] or "[]"), "parties": json.loads(m["parties"] or "[]"),
-        "panels": panels, "can_change": can_change(user, m), "attachments": attachments,
+        "panels": panels, "can_change": can_change(user, m), "attachments": attachments, "module_actions": module_actions,
     }
 
 

@@ -102,7 +102,8 @@ async def _repeat_of(data: NewMatter) -> dict | None:
 
 
 async def register(
-    ctx: Ctx, center: dict, data: NewMatter, *, citizen_id: int | None = None, registered_by: int | None = None
+    ctx: Ctx, center: dict, data: NewMatter, *, citizen_id: int | None = None, registered_by: int | None = None,
+    consent_version: str = "",
 ) -> dict:
     """Register a matter at ``center``; the acceptance clock starts now. Returns {id, code}."""
     at = wallclock.now()
@@ -148,7 +149,10 @@ async def register(
             )
         ).returning(Matter.id)
         matter_id = rows[0]["id"]
-        await _event(matter_id, "registered", ctx, center["id"], at, note="", data={"channel": data.channel})
+        event_data = {"channel": data.channel}
+        if consent_version:
+            event_data["consent"] = consent_version  # which consent text the citizen agreed to
+        await _event(matter_id, "registered", ctx, center["id"], at, note="", data=event_data)
         if earlier:
             note = (
                 _("The same person raised a matter of this category before (%(code)s).", code=format_code(earlier["code"]))

@@ -76,3 +76,21 @@ async def test_bad_registration_keeps_input_and_says_what_is_wrong(client):
     assert "代表" in text  # six people: representatives required
     assert "请求督促某建筑公司支付拖欠的工资" in response.text  # input kept
     assert await Matter.count() == 0
+
+
+async def test_modules_add_panels_and_actions_only_where_enabled(client_factory):
+    """The sample module is enabled for 大满镇 only: its panel and action appear on 大满镇's matters."""
+    from portal.tables import Center, CenterModule
+
+    dmz = await Center.select(Center.id).where(Center.code == "GZQ-DMZ").first()
+    await CenterModule.insert(CenterModule(center=dmz["id"], module="sample_module", allowed=True, enabled=True))
+    on = await client_factory()
+    await on.login("dmz_window")
+    m = await register_at_window(on)
+    page = await on.get(f"/matters/{m['id']}")
+    assert "示例面板" in page.text and f"/m/sample_module/poke/{m['id']}" in page.text
+    off = await client_factory()
+    await off.login("dzz_window")
+    other = await register_at_window(off, petitioner_phone="13700137000")
+    page = await off.get(f"/matters/{other['id']}")
+    assert page.status_code == 200 and "示例面板" not in page.text and "/m/sample_module/poke/" not in page.text
