@@ -23,6 +23,7 @@ from portal.i18n import _
 from portal.tables import AuthSession, Center, StaffUser
 from portal.web.render import redirect, render
 from portal.web.request import audit, client_ip, principal, safe_next
+from portal.web.cookies import session_cookie
 
 __all__ = ["ROUTES"]
 
@@ -35,15 +36,7 @@ STAGE_URLS = {
 
 def _session_cookie(request: Request, token: str | None) -> Cookie:
     settings = request.app.state.settings
-    return Cookie(
-        key=settings.session_cookie,
-        value=token or "",
-        path="/",
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        max_age=None if token else 0,
-    )
+    return session_cookie(settings.session_cookie, token, secure=settings.cookie_secure)
 
 
 def _next_stage(user: dict, settings) -> str:

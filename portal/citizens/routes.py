@@ -28,6 +28,7 @@ from portal.notify.senders import DevelopmentSender, mask_phone
 from portal.web.forms import normalize_phone, read_form
 from portal.web.render import redirect, render
 from portal.web.request import client_ip, request_id, safe_next
+from portal.web.cookies import session_cookie
 
 __all__ = ["ROUTES"]
 
@@ -81,15 +82,7 @@ def _pending_phone(request: Request) -> str | None:
 
 
 def _session_cookie(settings, token: str | None) -> Cookie:
-    return Cookie(
-        key=settings.citizen_cookie,
-        value=token or "",
-        path="/",
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        max_age=None if token else 0,
-    )
+    return session_cookie(settings.citizen_cookie, token, secure=settings.cookie_secure)
 
 
 def _trail(request: Request, citizen_id: int | None) -> AuditTrail:

@@ -51,7 +51,7 @@ from portal.matters.calendar import WorkingCalendar, load_calendar
 from portal.matters.clock import Rule, deadline, limits_for
 from portal.matters.codes import new_code
 from portal.matters.forms import parse_date
-from portal.matters.service import NewMatter
+from portal.matters.service import NewMatter, matter_row
 from portal.matters.tables import Matter, MatterEvent
 from portal.matters.vocab import CATEGORIES, CHANNELS, STATUS_LABELS
 from portal.tables import Center
@@ -490,26 +490,8 @@ async def _import_row(
     # Piccolo gives a nullable Timestamptz column "now" as its default: unset moments must be None.
     moments = {name: None for name in _MOMENTS} | fields
     rows = await Matter.insert(
-        Matter(
-            code=code,
-            kind=data.kind,
-            category=data.category,
-            channel=data.channel,
-            summary=data.summary,
-            request=data.request,
-            facts=data.facts,
-            place=data.place,
-            place_center=None,
-            center=center["id"],
-            center_path=center["path"],
-            origin_center=center["id"],
-            petitioner_name=data.petitioner_name,
-            petitioner_phone=data.petitioner_phone,
-            phone_last4=data.petitioner_phone[-4:],
-            petitioner_address=data.petitioner_address,
-            people_count=data.people_count,
-            representatives="[]",
-            parties="[]",
+        matter_row(
+            data, center, code,
             citizen=None,
             registered_by=None,
             status=row.status,

@@ -89,6 +89,33 @@ class NewMatter:
     parties: list[dict] = field(default_factory=list)
 
 
+def matter_row(data: NewMatter, center: dict, code: str, **fields: Any) -> Matter:
+    """The new matter's row at ``center`` (the one place that maps the form onto the table);
+    ``fields`` are the status, times and clock. Used by registration and the ledger import."""
+    return Matter(
+        code=code,
+        kind=data.kind,
+        category=data.category,
+        channel=data.channel,
+        summary=data.summary,
+        request=data.request,
+        facts=data.facts,
+        place=data.place,
+        place_center=data.place_center,
+        center=center["id"],
+        center_path=center["path"],
+        origin_center=center["id"],
+        petitioner_name=data.petitioner_name,
+        petitioner_phone=data.petitioner_phone,
+        phone_last4=data.petitioner_phone[-4:],
+        petitioner_address=data.petitioner_address,
+        people_count=data.people_count,
+        representatives=json.dumps(data.representatives, ensure_ascii=False),
+        parties=json.dumps(data.parties, ensure_ascii=False),
+        **fields,
+    )
+
+
 async def _repeat_of(data: NewMatter) -> dict | None:
     """The most recent earlier matter of the same person (phone) and category, if any."""
     if not data.petitioner_phone:
@@ -120,26 +147,8 @@ async def register(
             if not await Matter.exists().where(Matter.code == code):
                 break
         rows = await Matter.insert(
-            Matter(
-                code=code,
-                kind=data.kind,
-                category=data.category,
-                channel=data.channel,
-                summary=data.summary,
-                request=data.request,
-                facts=data.facts,
-                place=data.place,
-                place_center=data.place_center,
-                center=center["id"],
-                center_path=center["path"],
-                origin_center=center["id"],
-                petitioner_name=data.petitioner_name,
-                petitioner_phone=data.petitioner_phone,
-                phone_last4=data.petitioner_phone[-4:],
-                petitioner_address=data.petitioner_address,
-                people_count=data.people_count,
-                representatives=json.dumps(data.representatives, ensure_ascii=False),
-                parties=json.dumps(data.parties, ensure_ascii=False),
+            matter_row(
+                data, center, code,
                 citizen=citizen_id,
                 registered_by=registered_by,
                 status="registered",
