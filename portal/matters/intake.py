@@ -145,6 +145,13 @@ async def intake_step(request: Request, step: FromPath[str]) -> Response:
     return await render(request, "matters/intake_step.html", await _step_context(request, step, data, {}, draft_id))
 
 
+@get("/submit/files", guards=[citizen_guard])
+async def intake_files_page(request: Request) -> Response:
+    # Its own handler: the static /submit/files/… routes below shadow the {step} route for this path.
+    draft_id, data = await _draft(citizen_of(request).citizen_id)
+    return await render(request, "matters/intake_step.html", await _step_context(request, "files", data, {}, draft_id))
+
+
 @post("/submit/{step:str}", guards=[citizen_guard])
 async def intake_save(request: Request, step: FromPath[str]) -> Response:
     if step not in STEPS or step == "files":
@@ -271,4 +278,4 @@ async def intake_done(request: Request, code: FromPath[str]) -> Response:
     })
 
 
-ROUTES = [intake_start, intake_check_page, intake_step, intake_save, intake_upload, intake_remove_file, intake_submit, intake_done]
+ROUTES = [intake_start, intake_check_page, intake_files_page, intake_step, intake_save, intake_upload, intake_remove_file, intake_submit, intake_done]

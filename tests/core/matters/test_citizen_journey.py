@@ -137,3 +137,10 @@ async def test_draft_survives_a_new_session(client_factory):
         assert start.headers["location"] == "/submit/center"  # the first unanswered question
     finally:
         clock.reset()
+
+
+async def test_every_question_page_answers(client_factory):
+    citizen = await client_factory()
+    await sign_in(citizen, "13900139000", next_url="/submit")
+    for step in ("center", "category", "matter", "place", "people", "files", "consent"):
+        assert (await citizen.get(f"/submit/{step}")).status_code == 200, step
