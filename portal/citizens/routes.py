@@ -18,7 +18,6 @@ from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 
 from portal import clock
-from portal.audit.chain import Actor, AuditTrail
 from portal.citizens import codes, sessions
 from portal.citizens.guards import CITIZEN_HOME, citizen_guard, citizen_of
 from portal.db import write_transaction
@@ -27,7 +26,7 @@ from portal.notify.outbox import deliver_soon, inbox, mark_read
 from portal.notify.senders import DevelopmentSender, mask_phone
 from portal.web.forms import normalize_phone, read_form
 from portal.web.render import redirect, render
-from portal.web.request import client_ip, request_id, safe_next
+from portal.web.request import citizen_trail, client_ip, safe_next
 from portal.web.cookies import session_cookie
 
 __all__ = ["ROUTES"]
@@ -83,16 +82,6 @@ def _pending_phone(request: Request) -> str | None:
 
 def _session_cookie(settings, token: str | None) -> Cookie:
     return session_cookie(settings.citizen_cookie, token, secure=settings.cookie_secure)
-
-
-def _trail(request: Request, citizen_id: int | None) -> AuditTrail:
-    actor = Actor(
-        user_id=None,
-        name=f"citizen:{citizen_id}" if citizen_id else "anonymous",
-        ip=client_ip(request),
-        request_id=request_id(request),
-    )
-    return AuditTrail(request.app.state.audit_key, actor)
 
 
 def _next(value: str | None) -> str:
@@ -234,9 +223,9 @@ async def code_submit(request: Request) -> Response:
             elif old_token:
                 await sessions.revoke_token(old_token)
             token = await sessions.create(citizen_id, settings)
-            await _trail(request, citizen_id)("citizen.login", object_type="citizen", object_id=citizen_id)
+            await citizen_trail(request, citizen_id)("citizen.login", object_type="citizen", object_id=citizen_id)
         elif result.reason == "locked":
-            await _trail(request, None)("citizen.code_locked", result="denied", object_type="phone", object_id=mask_phone(phone))
+            await citizen_trail(request, None)("citizen.code_locked", result="denied", object_type="phone", object_id=mask_phone(phone))
     if not result.ok:
         if result.reason == "wrong":
             error = _("The code is not correct. Check the SMS and try again (%(count)s tries left).", count=result.tries_left)
@@ -275,7 +264,7 @@ async def logout(request: Request) -> Response:
     if current is not None:
         async with write_transaction():
             await sessions.revoke(current.session_id)
-            await _trail(request, current.citizen_id)("citizen.logout", object_type="citizen", object_id=current.citizen_id)
+            await citizen_trail(request, current.citizen_id)("citizen.logout", object_type="citizen", object_id=current.citizen_id)
     response = redirect(request, "/", _("You have signed out."))
     response.cookies.append(_session_cookie(settings, None))
     return response

@@ -27,7 +27,7 @@ from portal.notify.outbox import deliver_soon
 from portal.tables import Center
 from portal.web.forms import Form, read_form
 from portal.web.render import redirect, render
-from portal.web.request import trail
+from portal.web.request import citizen_trail
 
 __all__ = ["ROUTES"]
 
@@ -248,7 +248,7 @@ async def intake_submit(request: Request) -> Response:
         center = await Center.select().where(Center.id == int(data["center"])).first()
         matter, _errors, _values = matter_from_form(DictForm({**data, "petitioner_phone": citizen.phone}), channel="online",
                                                     center_ids=center_ids, phone_required=True)
-        ctx = Ctx(trail=trail(request), registry=request.app.state.registry, user_label=_("the citizen"), citizen_id=citizen.citizen_id)
+        ctx = Ctx(trail=citizen_trail(request, citizen.citizen_id), registry=request.app.state.registry, user_label=_("the citizen"), citizen_id=citizen.citizen_id)
         created = await register(ctx, center, matter, citizen_id=citizen.citizen_id, consent_version=data.get("consent_version", ""))
         await MatterAttachment.update({MatterAttachment.matter: created["id"], MatterAttachment.draft: None}).where(
             MatterAttachment.draft == draft_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
@@ -29,7 +29,7 @@ from portal.notify.outbox import deliver_soon
 from portal.tables import Center, Department
 from portal.web.forms import read_form
 from portal.web.render import redirect, render
-from portal.web.request import client_ip, trail
+from portal.web.request import citizen_trail, client_ip
 
 __all__ = ["ROUTES"]
 
@@ -170,8 +170,9 @@ async def track_notice(request: Request, code: FromPath[str], notice_id: FromPat
 
 def _citizen_ctx(request: Request) -> Ctx:
     citizen = citizen_of(request)
-    return Ctx(trail=trail(request), registry=request.app.state.registry, user_label=_("the citizen"),
-               citizen_id=citizen.citizen_id if citizen else None)
+    citizen_id = citizen.citizen_id if citizen else None
+    return Ctx(trail=citizen_trail(request, citizen_id), registry=request.app.state.registry, user_label=_("the citizen"),
+               citizen_id=citizen_id)
 
 
 async def _citizen_action(request: Request, code: str, action: str, fields: tuple[str, ...]) -> Response:

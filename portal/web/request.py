@@ -66,6 +66,13 @@ def trail(request: Request) -> AuditTrail:
     return AuditTrail(request.app.state.audit_key, actor(request))
 
 
+def citizen_trail(request: Request, citizen_id: int | None) -> AuditTrail:
+    """The audit writer for a citizen's own action ("citizen:<id>"; "anonymous" before sign-in)."""
+    who = Actor(user_id=None, name=f"citizen:{citizen_id}" if citizen_id else "anonymous",
+                ip=client_ip(request), request_id=request_id(request))
+    return AuditTrail(request.app.state.audit_key, who)
+
+
 async def audit(request: Request, action: str, **fields: Any) -> int:
     """Record an audit row for this request's actor (inside the caller's transaction)."""
     return await trail(request)(action, **fields)

@@ -7,7 +7,7 @@ import uuid
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
-__all__ = ["CSP", "security_headers"]
+__all__ = ["CSP", "make_security_headers"]
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -9,7 +9,7 @@ import pytest
 
 from portal.db import PooledSQLiteEngine, claim_submission, complete_submission, current_engine, raw, read, write_transaction
 from portal.tables import Center, SubmissionKey
-from tests.conftest import LANE
+
 
 sqlite_only = pytest.mark.sqlite_only
 

@@ -9,7 +9,6 @@ from click.testing import CliRunner
 
 from portal.audit.chain import SYSTEM, AuditTrail, verify
 from portal.cli import cli
-from portal.crypto import audit_key
 from portal.db import bind_engine, current_engine, make_engine, raw, write_transaction
 from portal.tables import AuditHead, AuditLog
 from tests.conftest import LANE

@@ -7,7 +7,7 @@ from portal.matters.tables import FollowUp, Matter, MatterAttachment, MatterDraf
 from portal.tables import Center
 from tests.conftest import html_text
 from tests.core.citizens.helpers import sign_in
-from tests.core.matters.helpers import act, register_at_window
+from tests.core.matters.helpers import act
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
