@@ -1,4 +1,5 @@
-"""Route B of the benchmark: the real ``dashboard.html`` rendered from an in-memory context.
+"""Route B of the benchmark: the real ``dashboard.html`` rendered from an in-memory context
+(bench/run.py); route M: the real ``matters/queue.html`` the same way (bench/matters.py).
 
 Why a ``startup`` hook and not ``register_routes``: core mounts every module's routes under
 ``/m/<name>`` behind ``module_guard``, which needs the signed-in principal, i.e. the session
@@ -108,11 +109,63 @@ async def bench_dashboard(request: Request) -> Response:
     return render_sync(request, "dashboard.html", context)
 
 
+# ----------------------------------------------------------------------------- route M (bench/matters.py)
+
+BENCH_MATTERS_PATH = "/bench/matters"
+
+
+async def _build_queue_context(request: Request) -> dict:
+    """What ``GET /matters`` (page 1, no filter) renders for the bench user, read once.
+
+    Same keys as ``portal.matters.routes.matter_queue``; the page of rows comes from the real
+    ``queue.fetch`` on the first request and then stays in memory, so route M costs what the
+    queue costs minus the session look-up, the guard, the two queries and the nav hook.
+    """
+    from portal.i18n import _
+    from portal.matters import queue
+    from portal.matters.scope import centers_below, is_department_officer
+    from portal.matters.vocab import CATEGORIES, CHANNELS, STATUS_LABELS
+    from portal.plugin_api import CenterRef
+    from portal.web.render import _is_current
+
+    user = request.app.state.bench_principal
+    registry = request.app.state.registry
+    centers = [] if is_department_officer(user) else await centers_below(user.center_path)
+    filters = queue.Filters()
+    page = await queue.fetch(user, filters, {c["id"]: c["path"] for c in centers})
+    center = CenterRef(user.center_id, user.center_code, user.center_name, user.center_level, user.center_path)
+    nav = await registry.collect("nav_items", user.modules, request=request, center=center, user=user)
+    nav = sorted((item for item in nav if user.can(item.permission)), key=lambda item: (item.order, item.label))
+    return {
+        "title": _("Matters"), "page": page, "filters": filters, "centers": centers,
+        "center_options": [(c["id"], c["name"]) for c in centers],
+        "statuses": STATUS_LABELS, "categories": CATEGORIES, "channels": CHANNELS,
+        "clock_states": queue.CLOCK_FILTERS,
+        "nav": nav, "user": user, "center_name": user.center_name,
+        # Render exactly what /matters renders (its nav item is marked aria-current).
+        "current_path": "/matters", "current_url": "/matters",
+        "nav_current": lambda url: _is_current("/matters", url),
+    }
+
+
+@get(BENCH_MATTERS_PATH, opt={"skip_auth": True}, include_in_schema=False)
+async def bench_matters(request: Request) -> Response:
+    from portal.web.render import render_sync
+
+    state = request.app.state
+    context = state.get("bench_queue_context")
+    if context is None:
+        context = state.bench_queue_context = await _build_queue_context(request)
+    return render_sync(request, "matters/queue.html", context, headers={"Vary": "HX-Request"})
+
+
 @hookimpl
 def startup(app: Litestar):
     async def run() -> None:
         app.state.bench_principal = await _load_principal(app)
         app.state.bench_context = None
+        app.state.bench_queue_context = None
         app.register(bench_dashboard)
+        app.register(bench_matters)
 
     return run()

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from portal import clock
-from portal.db import current_engine, raw
+from portal.db import current_engine, read
 from portal.matters.clock import clock_state
 from portal.matters.codes import parse_code
 from portal.matters.scope import is_department_officer
@@ -76,9 +76,9 @@ class Page:
 
 
 def _where(user, filters: Filters, center_paths: dict[int, str], *, walk: bool = False) -> tuple[list[str], list]:
-    """The filter as SQL. ``walk`` (SQLite only): write the subtree range so that no index can
-    use it (``+column`` is SQLite's documented way), which leaves the planner the primary key or
-    an id-ordered equality index to walk newest first (see ``fetch``)."""
+    """The filter as SQL. ``walk`` (SQLite only): write the subtree range and the clock filter so
+    that no index can use them (``+column`` is SQLite's documented way), which leaves the planner
+    the primary key or an id-ordered equality index to walk newest first (see ``fetch``)."""
     clauses: list[str] = []
     args: list = []
     if is_department_officer(user):
@@ -94,7 +94,9 @@ def _where(user, filters: Filters, center_paths: dict[int, str], *, walk: bool =
             args += [filters.center, path]
         else:
             low, high = prefix_range(user.center_path)
-            plus = "+" if walk else ""
+            # With a clock filter the index to use is (status, paused_at, due_at, center_path):
+            # overdue and due-soon matters are few, open matters in a subtree are many.
+            plus = "+" if walk or (filters.clock and current_engine().engine_type == "sqlite") else ""
             clauses.append(f"{plus}m.center_path >= {{}} AND {plus}m.center_path < {{}}")
             args += [low, high]
     if filters.status:
@@ -107,18 +109,21 @@ def _where(user, filters: Filters, center_paths: dict[int, str], *, walk: bool =
         clauses.append("m.channel = {}")
         args.append(filters.channel)
     if filters.clock:
+        # Walking newest first, an index on status IN (…), paused_at or due_at would return rows
+        # out of id order (a sort of every open matter); open matters are the recent ones anyway.
+        plus = "+" if walk else ""
         now = clock.now()
         placeholders = ", ".join("{}" for _ in OPEN_STATUSES)
-        clauses.append(f"m.status IN ({placeholders}) AND m.paused_at IS NULL")
+        clauses.append(f"{plus}m.status IN ({placeholders}) AND {plus}m.paused_at IS NULL")
         args += list(OPEN_STATUSES)
         if filters.clock == "overdue":
-            clauses.append("m.due_at < {}")
+            clauses.append(f"{plus}m.due_at < {{}}")
             args.append(now)
         elif filters.clock == "due_soon":
-            clauses.append("m.due_at >= {} AND m.due_at < {}")
+            clauses.append(f"{plus}m.due_at >= {{}} AND {plus}m.due_at < {{}}")
             args += [now, now + DUE_SOON]
         else:
-            clauses.append("m.due_at >= {}")
+            clauses.append(f"{plus}m.due_at >= {{}}")
             args.append(now + DUE_SOON)
     if filters.q:
         code = parse_code(filters.q)
@@ -136,32 +141,41 @@ _COLUMNS = (
 async def fetch(user, filters: Filters, center_paths: dict[int, str]) -> Page:
     """One page of the queue, newest first, and the capped count of the whole filter.
 
-    How the page is read matters more than anything else here (1 M matters, measured in
-    bench/RESULTS.md): the subtree is a *range* of ``center_path``, and no index on it returns
-    rows in id order, so "the 21 newest" through that index means fetching and sorting every
-    matter of the subtree (1 s for a district on SQLite). PostgreSQL's planner sees this from its
+    How the page is read matters more than anything else here (1 M matters, bench/RESULTS.md):
+    the subtree is a *range* of ``center_path``, and no index on a range returns rows in id
+    order, so "the 21 newest" through such an index means reading and sorting every matter of
+    the subtree (1 s for the district on SQLite). PostgreSQL's planner sees this from its
     statistics and walks the primary key backwards. SQLite has no statistics unless someone runs
-    ANALYZE (and with them it picks the sort anyway), so on SQLite the count, which runs first
+    ANALYZE (and with them it still picks the sort), so on SQLite the count, which runs first
     and reads at most ``COUNT_CAP + 1`` index entries, decides:
 
     * more than ``COUNT_CAP`` matches: walk newest first (the primary key, or the id-ordered
-      index of an equality filter) and stop after 21 hits; the subtree holds many matters, so
+      index of an equality filter) and stop after 21 hits; the filter matches many matters, so
       hits come quickly;
-    * at most ``COUNT_CAP``: take the ≤ 21 newest ids from the covering index (sorting at most
+    * at most ``COUNT_CAP``: take the ≤ 21 newest ids from the filter's index (sorting at most
       ``COUNT_CAP`` ids), then read those rows.
+
+    The statements are small and bounded (the indexes of migration 2026-11-27T00:20 make every
+    filter a seek), so they go through ``read``: on SQLite they run on the event-loop thread,
+    which saves the thread hand-offs of each statement (the largest cost of this page under
+    load). On PostgreSQL the count and the page are one statement: one round trip, not two.
     """
     clauses, args = _where(user, filters, center_paths)
     where = " AND ".join(clauses) or "1=1"
-    counted = await raw(f"SELECT count(*) AS n FROM (SELECT 1 FROM matter m WHERE {where} LIMIT {COUNT_CAP + 1}) t", *args)
-    count = counted[0]["n"]
+    count_sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM matter m WHERE {where} LIMIT {COUNT_CAP + 1}) t"
     after = (" AND m.id < {}", [filters.after]) if filters.after else ("", [])
     if current_engine().engine_type != "sqlite":
-        sql = (
+        # One round trip for both: the count, and the page joined to it (none: one row of NULLs).
+        combined = await read(
+            f"SELECT t.n AS total, r.* FROM ({count_sql}) t LEFT JOIN LATERAL ("
             f"SELECT {_COLUMNS} FROM matter m JOIN center c ON c.id = m.center "
-            f"WHERE {where}{after[0]} ORDER BY m.id DESC LIMIT {PAGE_SIZE + 1}"
+            f"WHERE {where}{after[0]} ORDER BY m.id DESC LIMIT {PAGE_SIZE + 1}) r ON true ORDER BY r.id DESC",
+            *args, *args, *after[1],
         )
-        page_args = [*args, *after[1]]
-    elif count > COUNT_CAP:
+        count = combined[0]["total"]
+        return _page([{k: v for k, v in row.items() if k != "total"} for row in combined if row["id"] is not None], count)
+    count = (await read(count_sql, *args))[0]["n"]
+    if count > COUNT_CAP:
         walk_clauses, walk_args = _where(user, filters, center_paths, walk=True)
         sql = (
             f"SELECT {_COLUMNS} FROM matter m JOIN center c ON c.id = m.center "
@@ -175,7 +189,10 @@ async def fetch(user, filters: Filters, center_paths: dict[int, str]) -> Page:
             "ORDER BY m.id DESC"
         )
         page_args = [*args, *after[1]]
-    rows = [dict(row) for row in await raw(sql, *page_args)]
+    return _page([dict(row) for row in await read(sql, *page_args)], count)
+
+
+def _page(rows: list[dict], count: int) -> Page:
     now = clock.now()
     for row in rows:
         row["state"] = "paused" if row["paused_at"] else (
