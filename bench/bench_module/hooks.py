@@ -123,7 +123,8 @@ async def _build_queue_context(request: Request) -> dict:
     """
     from portal.i18n import _
     from portal.matters import queue
-    from portal.matters.scope import centers_below, is_department_officer
+    from portal.centers.scope import centers_below
+    from portal.matters.scope import is_department_officer
     from portal.matters.vocab import CATEGORIES, CHANNELS, STATUS_LABELS
     from portal.plugin_api import CenterRef
     from portal.web.render import _is_current

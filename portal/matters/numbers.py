@@ -12,7 +12,7 @@ from portal.auth.guards import staff_guard
 from portal.db import raw
 from portal.i18n import _
 from portal.matters.forms import parse_date
-from portal.matters.queue import prefix_range
+from portal.centers.scope import prefix_range
 from portal.matters.stats import METRICS
 from portal.tables import Center
 from portal.web.render import render

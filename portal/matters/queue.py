@@ -12,24 +12,19 @@ import datetime as dt
 from dataclasses import dataclass
 
 from portal import clock
+from portal.centers.scope import prefix_range
 from portal.db import current_engine, read
 from portal.matters.clock import clock_state
 from portal.matters.codes import parse_code
 from portal.matters.scope import is_department_officer
 from portal.matters.vocab import CATEGORIES, CHANNELS, OPEN_STATUSES, STATUS_LABELS
 
-__all__ = ["CLOCK_FILTERS", "COUNT_CAP", "PAGE_SIZE", "Filters", "fetch", "prefix_range"]
+__all__ = ["CLOCK_FILTERS", "COUNT_CAP", "PAGE_SIZE", "Filters", "fetch"]
 
 PAGE_SIZE = 20
 COUNT_CAP = 1000
 DUE_SOON = dt.timedelta(days=3)
 CLOCK_FILTERS = {"overdue": "已超期", "due_soon": "即将到期", "on_track": "按期"}
-
-
-def prefix_range(prefix: str) -> tuple[str, str]:
-    """[low, high) bounds of strings starting with ``prefix``: an index range on both engines
-    (SQLite does not use an index for LIKE 'x%' on a case-sensitive column)."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 @dataclass(frozen=True)

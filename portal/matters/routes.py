@@ -15,7 +15,8 @@ from portal.i18n import _
 from portal.matters import queue
 from portal.matters.clock import clock_state
 from portal.matters.forms import MAX_REPRESENTATIVES, action_values, matter_from_form
-from portal.matters.scope import can_change, centers_below, is_department_officer, matter_in_scope
+from portal.centers.scope import centers_below
+from portal.matters.scope import can_change, is_department_officer, matter_in_scope
 from portal.matters.service import ACTIONS, Ctx, MatterError, act, register
 from portal.matters.tables import FollowUp, Matter, MatterEvent, Notice, Supervision
 from portal.matters.vocab import (

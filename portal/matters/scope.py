@@ -12,9 +12,8 @@ from litestar.exceptions import NotFoundException
 from portal.auth.principal import Principal
 from portal.centers.scope import in_scope
 from portal.matters.tables import Matter
-from portal.tables import Center
 
-__all__ = ["can_change", "is_department_officer", "matter_in_scope", "queue_scope"]
+__all__ = ["can_change", "is_department_officer", "matter_in_scope"]
 
 
 def is_department_officer(user: Principal) -> bool:
@@ -43,16 +42,3 @@ def can_change(user: Principal, matter: dict) -> bool:
     if is_department_officer(user):
         return matter["department"] == user.department_id
     return in_scope(user, matter["center_path"])
-
-
-def queue_scope(user: Principal):
-    """The where-clause of the staff queue for this user."""
-    if is_department_officer(user):
-        return Matter.department == user.department_id
-    return Matter.center_path.like(f"{user.center_path}%")
-
-
-async def centers_below(center_path: str) -> list[dict]:
-    return await Center.select(Center.id, Center.name, Center.level, Center.path).where(
-        Center.path.like(f"{center_path}%") & (Center.active == True)  # noqa: E712
-    ).order_by(Center.path)
