@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 # Core features written against the same hooks; they cannot be switched off.
-CORE_PLUGINS: tuple[str, ...] = ("portal.core_hooks",)
+CORE_PLUGINS: tuple[str, ...] = ("portal.core_hooks", "portal.bookings.hooks")
 # The product's optional modules (checkin, legal_aid, counseling, video_petition) are added here
 # as each one lands; deployments add their own through the "portal" entry-point group.
 BUNDLED_PLUGINS: tuple[str, ...] = ()

@@ -8,7 +8,8 @@ APP_CONFIG = AppConfig(
     app_name="portal",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=table_finder(
-        modules=["portal.tables", "portal.citizens.tables", "portal.matters.tables", "portal.notify.tables"],
+        modules=["portal.tables", "portal.citizens.tables", "portal.matters.tables", "portal.notify.tables",
+                 "portal.bookings.tables"],
         exclude_imported=True,
     ),
     migration_dependencies=[],

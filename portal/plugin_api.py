@@ -113,6 +113,12 @@ class Service:
     bring: str = ""
     anonymous_allowed: bool = False
     booking_window_days: int = 14
+    # Optional policy (portal/bookings): earliest booking ahead of time, a gap after each slot,
+    # open bookings one citizen may hold for this service, last moment to change or cancel.
+    min_notice_minutes: int = 120
+    buffer_minutes: int = 0
+    per_citizen_limit: int = 1
+    cancel_cutoff_minutes: int = 120
 
 
 @dataclass(frozen=True)

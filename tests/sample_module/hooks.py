@@ -29,7 +29,11 @@ def register_permissions():
 
 @hookimpl
 def register_services():
-    return [Service(key="sample_module.consult", label="示例咨询", duration_minutes=20)]
+    return [
+        Service(key="sample_module.consult", label="示例咨询", duration_minutes=20, bring="身份证"),
+        # A longer service on the same resources: the bookings tests book both across one person.
+        Service(key="sample_module.session", label="示例会谈", duration_minutes=60),
+    ]
 
 
 async def _tick():

@@ -1,0 +1,1 @@
+"""The appointments engine: services registered by modules, booked with people or rooms."""
