@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from portal import clock
 from portal.crypto import hmac_hex
-from portal.db import current_engine, raw, write_transaction
+from portal.db import current_engine, insert, raw, write_transaction
 from portal.tables import AuditHead, AuditLog
 
 __all__ = ["Actor", "AuditTrail", "SYSTEM", "VerifyReport", "canonical", "record", "verify"]
@@ -109,10 +109,8 @@ async def record(
         }
         row["prev_hash"] = prev_hash
         row["hash"] = hmac_hex(key, canonical(row) + "\x1e" + prev_hash)
-        await AuditLog.insert(AuditLog(**row))
-        await AuditHead.update({AuditHead.seq: row["seq"], AuditHead.hash: row["hash"]}).where(
-            AuditHead.id == 1
-        )
+        await insert("audit_log", row)
+        await raw("UPDATE audit_head SET seq = {}, hash = {} WHERE id = 1", row["seq"], row["hash"])
         return row["seq"]
 
 

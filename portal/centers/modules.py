@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from portal import clock
 from portal.audit.chain import AuditTrail
-from portal.db import write_transaction
+from portal.db import raw, write_transaction
 from portal.modules import PluginRegistry
 from portal.plugin_api import CenterRef
 from portal.tables import Center, CenterModule
@@ -28,9 +28,7 @@ class ModuleNotAllowed(Exception):
 
 
 async def enabled_modules(center_id: int) -> frozenset[str]:
-    rows = await CenterModule.select(CenterModule.module).where(
-        (CenterModule.center == center_id) & (CenterModule.allowed == True) & (CenterModule.enabled == True)  # noqa: E712
-    )
+    rows = await raw("SELECT module FROM center_module WHERE center = {} AND allowed AND enabled", center_id)
     return frozenset(row["module"] for row in rows)
 
 

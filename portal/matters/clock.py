@@ -52,7 +52,7 @@ from typing import Literal
 
 from portal.audit.chain import AuditTrail
 from portal.clock import TZ_CN
-from portal.db import write_transaction
+from portal.db import raw, write_transaction
 from portal.matters.calendar import WorkingCalendar
 from portal.matters.tables import CenterLimit
 
@@ -98,7 +98,7 @@ RULES: dict[str, Rule] = {
 
 async def limits_for(center_id: int) -> dict[str, Rule]:
     """The rules as they apply at a center: statutory defaults, shortened by its own limits."""
-    rows = await CenterLimit.select(CenterLimit.rule, CenterLimit.days).where(CenterLimit.center == center_id)
+    rows = await raw("SELECT rule, days FROM center_limit WHERE center = {}", center_id)
     limits = dict(RULES)
     for row in rows:
         statutory = RULES.get(row["rule"])

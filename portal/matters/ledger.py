@@ -45,7 +45,7 @@ from typing import Any
 
 from portal import clock as wallclock
 from portal.audit.chain import AuditTrail
-from portal.db import write_transaction
+from portal.db import insert, write_transaction
 from portal.matters import stats
 from portal.matters.calendar import WorkingCalendar, load_calendar
 from portal.matters.clock import Rule, deadline, limits_for
@@ -489,19 +489,16 @@ async def _import_row(
     data = row.matter
     # Piccolo gives a nullable Timestamptz column "now" as its default: unset moments must be None.
     moments = {name: None for name in _MOMENTS} | fields
-    rows = await Matter.insert(
-        matter_row(
-            data, center, code,
-            citizen=None,
-            registered_by=None,
-            status=row.status,
-            received_at=_start_of_day(row.received_on),
-            created_at=at,
-            updated_at=at,
-            **moments,
-        )
-    ).returning(Matter.id)
-    matter_id = rows[0]["id"]
+    matter_id = await insert("matter", matter_row(
+        data, center, code,
+        citizen=None,
+        registered_by=None,
+        status=row.status,
+        received_at=_start_of_day(row.received_on),
+        created_at=at,
+        updated_at=at,
+        **moments,
+    ))
     await MatterEvent.insert(
         MatterEvent(
             matter=matter_id, at=at, kind="imported", actor=None, actor_label=trail.actor.name[:100],

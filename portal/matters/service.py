@@ -16,7 +16,7 @@ from typing import Any
 from portal import clock as wallclock
 from portal.audit.chain import AuditTrail
 from portal.centers.modules import enabled_modules
-from portal.db import current_engine, raw, write_transaction
+from portal.db import current_engine, insert, raw, write_transaction
 from portal.i18n import _
 from portal.matters import notices, stats
 from portal.matters.clock import deadline, limits_for, paused_days_between
@@ -89,10 +89,13 @@ class NewMatter:
     parties: list[dict] = field(default_factory=list)
 
 
-def matter_row(data: NewMatter, center: dict, code: str, **fields: Any) -> Matter:
-    """The new matter's row at ``center`` (the one place that maps the form onto the table);
-    ``fields`` are the status, times and clock. Used by registration and the ledger import."""
-    return Matter(
+def matter_row(data: NewMatter, center: dict, code: str, **fields: Any) -> dict[str, Any]:
+    """The new matter's row at ``center`` for ``db.insert`` (the one place that maps the form onto
+    the table); ``fields`` are the status, times and clock. Columns left out take the table's
+    defaults, except the row's own timestamps, which are set here: SQLite's ``current_timestamp``
+    default has no time zone. Used by registration and the ledger import."""
+    at = wallclock.now()
+    return {"created_at": at, "updated_at": at} | dict(
         code=code,
         kind=data.kind,
         category=data.category,
@@ -112,20 +115,19 @@ def matter_row(data: NewMatter, center: dict, code: str, **fields: Any) -> Matte
         people_count=data.people_count,
         representatives=json.dumps(data.representatives, ensure_ascii=False),
         parties=json.dumps(data.parties, ensure_ascii=False),
-        **fields,
-    )
+    ) | fields
 
 
 async def _repeat_of(data: NewMatter) -> dict | None:
     """The most recent earlier matter of the same person (phone) and category, if any."""
     if not data.petitioner_phone:
         return None
-    return (
-        await Matter.select(Matter.id, Matter.code, Matter.final, Matter.status)
-        .where((Matter.petitioner_phone == data.petitioner_phone) & (Matter.category == data.category))
-        .order_by(Matter.id, ascending=False)
-        .first()
+    rows = await raw(
+        "SELECT id, code, final, status FROM matter WHERE petitioner_phone = {} AND category = {} "
+        "ORDER BY id DESC LIMIT 1",
+        data.petitioner_phone, data.category,
     )
+    return rows[0] if rows else None
 
 
 async def register(
@@ -144,20 +146,17 @@ async def register(
         clock_fields = await _clock_fields(matter, "acceptance", at)
         for _attempt in range(5):
             code = new_code()
-            if not await Matter.exists().where(Matter.code == code):
+            if not await raw("SELECT 1 FROM matter WHERE code = {}", code):
                 break
-        rows = await Matter.insert(
-            matter_row(
-                data, center, code,
-                citizen=citizen_id,
-                registered_by=registered_by,
-                status="registered",
-                received_at=at,
-                repeat_of=earlier["id"] if earlier else None,
-                **clock_fields,
-            )
-        ).returning(Matter.id)
-        matter_id = rows[0]["id"]
+        matter_id = await insert("matter", matter_row(
+            data, center, code,
+            citizen=citizen_id,
+            registered_by=registered_by,
+            status="registered",
+            received_at=at,
+            repeat_of=earlier["id"] if earlier else None,
+            **clock_fields,
+        ))
         event_data = {"channel": data.channel}
         if consent_version:
             event_data["consent"] = consent_version  # which consent text the citizen agreed to
@@ -170,7 +169,7 @@ async def register(
                          data={"earlier": earlier["id"]})
         await stats.bump(center["id"], "received", at)
         await ctx.trail("matter.registered", object_type="matter", object_id=matter_id, center_id=center["id"])
-        row = await Matter.select().where(Matter.id == matter_id).first()
+        row = dict((await raw("SELECT * FROM matter WHERE id = {}", matter_id))[0])
         if data.petitioner_phone:
             await queue_sms(
                 data.petitioner_phone,
@@ -187,12 +186,10 @@ async def _event(
     matter_id: int, kind: str, ctx: Ctx, center_id: int | None, at: dt.datetime, *,
     note: str = "", public: bool = True, data: dict | None = None,
 ) -> None:
-    await MatterEvent.insert(
-        MatterEvent(
-            matter=matter_id, at=at, kind=kind, actor=ctx.user_id, actor_label=ctx.user_label[:100],
-            center=center_id, note=note, public=public, data=json.dumps(data or {}, ensure_ascii=False),
-        )
-    )
+    await insert("matter_event", {
+        "matter": matter_id, "at": at, "kind": kind, "actor": ctx.user_id, "actor_label": ctx.user_label[:100],
+        "center": center_id, "note": note, "public": public, "data": json.dumps(data or {}, ensure_ascii=False),
+    })
 
 
 async def _emit(ctx: Ctx, event: str, matter: dict, center: dict) -> None:

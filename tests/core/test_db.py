@@ -147,3 +147,86 @@ async def test_double_submitted_create_form_creates_one_record(app, client):
     again = await client.submit(f"/admin/centers/new?parent={dmz['id']}", data)
     assert again.status_code == 303 and again.headers["location"] in locations
     assert await Center.count().where(Center.code == "GZQ-DMZ-HXC") == 1
+
+
+def _hold_write_lock(path: str, seconds: float, held: threading.Event) -> None:
+    """Another process's writer (the CLI, a second server): its own connection, BEGIN IMMEDIATE."""
+    import sqlite3
+    import time
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    held.set()
+    time.sleep(seconds)
+    conn.execute("ROLLBACK")
+    conn.close()
+
+
+@sqlite_only
+async def test_write_waits_for_another_process_without_blocking_requests(app, settings):
+    """While another connection holds SQLite's write lock, a write transaction waits for it,
+    and the event loop keeps serving (reads, other requests) meanwhile."""
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(str(settings.sqlite_path), 0.4, held))
+    holder.start()
+    await asyncio.get_running_loop().run_in_executor(None, held.wait)
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        async with write_transaction():
+            await Center.insert(Center(code="TMP-W", name="临时", level="village", path="/w/"))
+        assert ticks >= 10  # ~0.4 s of waiting, and the loop ran all along
+        assert await read("SELECT code FROM center WHERE code = {}", "TMP-W") == [{"code": "TMP-W"}]
+    finally:
+        ticking.cancel()
+        holder.join()
+
+
+@sqlite_only
+async def test_write_gives_up_like_sqlite_after_the_busy_timeout(app, settings):
+    import sqlite3
+
+    engine = current_engine()
+    engine.busy_timeout_ms, engine._loop_writer.busy_timeout_ms = 200, 200
+    held = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(str(settings.sqlite_path), 1.0, held))
+    holder.start()
+    await asyncio.get_running_loop().run_in_executor(None, held.wait)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            async with write_transaction():
+                await Center.insert(Center(code="TMP-X", name="临时", level="village", path="/x2/"))
+    finally:
+        holder.join()
+    async with write_transaction():  # the writer is usable again afterwards
+        await Center.insert(Center(code="TMP-Y", name="临时", level="village", path="/y2/"))
+    assert not await Center.exists().where(Center.code == "TMP-X")
+    assert await Center.exists().where(Center.code == "TMP-Y")
+
+
+@sqlite_only
+async def test_writers_take_turns_in_arrival_order(app):
+    """The process's writers queue first come, first served (no busy-handler lottery)."""
+    await raw("CREATE TABLE turn (id INTEGER PRIMARY KEY, who INTEGER)")
+    order = []
+
+    async def writer(who: int):
+        async with write_transaction():
+            await asyncio.sleep(0.001)
+            await raw("INSERT INTO turn (who) VALUES ({})", who)
+        order.append(who)
+
+    tasks = []
+    for who in range(20):
+        tasks.append(asyncio.create_task(writer(who)))
+        await asyncio.sleep(0)  # arrive one after another
+    await asyncio.gather(*tasks)
+    assert [row["who"] for row in await raw("SELECT who FROM turn ORDER BY id")] == list(range(20))
+    assert order == list(range(20))
