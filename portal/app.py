@@ -26,6 +26,7 @@ from portal.notify.outbox import stop_delivery
 from portal.notify.senders import configured_senders
 from portal.settings import PROJECT_ROOT, Settings, SettingsError
 from portal.web.errors import EXCEPTION_HANDLERS
+from portal.web.inflight import Requests, track_requests
 from portal.web.security import make_security_headers
 
 __all__ = ["create_app"]
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             await await_me_maybe(result)
 
     async def on_shutdown(app: Litestar) -> None:
+        await app.state.requests.drain()  # the running requests answer before the pool closes
         await stop_delivery(app)  # outbox tasks finish (or are cancelled) while the pool is open
         await stop_engine(engine)
 
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             "audit_key": audit_key(settings),
             "sms_senders": sms_senders,
             "delivery_tasks": set(),
+            "requests": Requests(),
         }
     )
     app = Litestar(
@@ -156,7 +159,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
         state=state,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        middleware=[SessionMiddleware()],
+        middleware=[track_requests, SessionMiddleware()],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name=settings.csrf_cookie,
