@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
     from portal.auth.routes import ROUTES as AUTH_ROUTES
     from portal.centers.routes import ROUTES as CENTER_ROUTES
     from portal.citizens.routes import ROUTES as CITIZEN_ROUTES
+    from portal.jobs.routes import ROUTES as JOB_ROUTES
     from portal.matters.admin_routes import ROUTES as MATTER_ADMIN_ROUTES
     from portal.matters.routes import ROUTES as MATTER_ROUTES
     from portal.notify.routes import ROUTES as NOTIFY_ROUTES
@@ -125,9 +126,17 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
                 raise SettingsError("production refuses to start: demo accounts are present (run: portal demo remove)")
         for _plugin, result in registry.call_each("startup", app=app):
             await await_me_maybe(result)
+        if settings.jobs_enabled:
+            from portal.jobs.runner import Scheduler
+
+            app.state.scheduler = Scheduler(registry, app.state)
+            app.state.scheduler.start()
 
     async def on_shutdown(app: Litestar) -> None:
         await app.state.requests.drain()  # the running requests answer before the pool closes
+        scheduler = app.state.get("scheduler")
+        if scheduler is not None:
+            await scheduler.stop()  # a running job ends (or is cancelled) while the pool is open
         await stop_delivery(app)  # outbox tasks finish (or are cancelled) while the pool is open
         await stop_engine(engine)
 
@@ -153,6 +162,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             *MATTER_ROUTES,
             *MATTER_ADMIN_ROUTES,
             *NOTIFY_ROUTES,
+            *JOB_ROUTES,
             *_module_routers(registry, settings),
             *_static_routers(registry),
         ],

@@ -1,4 +1,4 @@
-"""The ``portal`` command line: database, demo data, users, modules, matters, audit. Plugins add commands
+"""The ``portal`` command line: database, demo data, users, modules, matters, audit, jobs. Plugins add commands
 through the ``register_commands`` hook."""
 
 from __future__ import annotations
@@ -301,6 +301,51 @@ async def audit_verify(settings: Settings) -> None:
         click.echo(problem, err=True)
     click.echo(f"audit chain BROKEN: {len(report.problems)} problem(s) in {report.checked} rows", err=True)
     sys.exit(1)
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+@cli.group()
+def jobs() -> None:
+    """Scheduled jobs (the in-app scheduler runs them unless PORTAL_JOBS=off)."""
+
+
+@jobs.command("list")
+@with_db
+async def jobs_list(settings: Settings) -> None:
+    """Every job: name, plugin, interval, last run, result and the process holding it now."""
+    from portal.clock import local
+    from portal.jobs.runner import job_rows
+
+    for row in await job_rows(_registry(settings)):
+        started = local(row["last_started_at"]) if row["last_started_at"] else None
+        result = f"error: {row['last_error']}" if row["last_error"] else (row["last_result"] or "-")
+        click.echo("\t".join([
+            row["name"], row["plugin"], f"{row['interval']}s",
+            started.strftime("%Y-%m-%d %H:%M:%S") if started else "never",
+            result, row["holder"] or "-",
+        ]))
+
+
+@jobs.command("run")
+@click.argument("name")
+@with_db
+async def jobs_run(settings: Settings, name: str) -> None:
+    """Run job NAME once now (exit 1 if it failed, 75 if another process holds it)."""
+    from portal.jobs.runner import run_job
+
+    registry = _registry(settings)
+    if name not in registry.jobs:
+        raise click.ClickException(f"no job named {name} (see: portal jobs list)")
+    outcome = await run_job(registry, name, force=True)
+    if not outcome.ran:
+        click.echo(f"{name}: another process is running it now; nothing done", err=True)
+        sys.exit(75)
+    if outcome.status == "error":
+        click.echo(f"{name} failed: {outcome.error}", err=True)
+        sys.exit(1)
+    click.echo(f"{name}: {outcome.result}")
 
 
 def _register_plugin_commands() -> None:

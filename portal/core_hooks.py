@@ -10,7 +10,18 @@ from portal.plugin_api import CitizenService, NavItem, Widget
 
 @hookimpl
 def register_permissions():
-    return list(CORE_PERMISSIONS)
+    from portal.jobs.routes import PERMISSIONS as JOB_PERMISSIONS
+    from portal.notify.routes import PERMISSIONS as DELIVERY_PERMISSIONS
+
+    return [*CORE_PERMISSIONS, *DELIVERY_PERMISSIONS, *JOB_PERMISSIONS]
+
+
+@hookimpl
+def register_jobs():
+    from portal.matters.jobs import JOBS as MATTER_JOBS
+    from portal.notify.outbox import JOBS as DELIVERY_JOBS
+
+    return [*DELIVERY_JOBS, *MATTER_JOBS]
 
 
 @hookimpl
@@ -44,7 +55,15 @@ def prepare_jinja2_environment(env, settings):
 
 @hookimpl
 def nav_items(request, center, user):
+    return _nav_items(request, user)
+
+
+async def _nav_items(request, user):
+    from portal.notify.outbox import unread_count
+
+    unread = await unread_count(staff=user.user_id)
     items = [
+        NavItem(_("Messages (%(count)s unread)", count=unread) if unread else _("Messages"), "/messages", order=5),
         NavItem(_("Workbench"), "/dashboard", order=0),
         NavItem(_("Matters"), "/matters", order=10, permission="matters.view"),
         NavItem(_("Register a matter"), "/matters/new", order=20, permission="matters.register"),
@@ -58,9 +77,12 @@ def nav_items(request, center, user):
         NavItem(_("Working calendar"), "/admin/calendar", order=950, permission="calendar.manage"),
         NavItem(_("Audit log"), "/audit", order=990, permission="audit.view"),
     ]
-    if not request.app.state.settings.production:
-        # The development SMS sender keeps every message here; the page does not exist in production.
-        items.append(NavItem(_("SMS outbox"), "/admin/outbox", order=980, permission="outbox.view"))
+    if request.app.state.settings.production:
+        items.append(NavItem(_("Message delivery"), "/admin/outbox", order=980, permission="outbox.delivery"))
+    elif user.can("outbox.view") or user.can("outbox.delivery"):
+        # The development SMS sender keeps every message here (demo testers read their codes).
+        items.append(NavItem(_("SMS outbox"), "/admin/outbox", order=980))
+    items.append(NavItem(_("Scheduled jobs"), "/admin/jobs", order=985, permission="jobs.view"))
     return items
 
 

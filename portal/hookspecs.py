@@ -53,7 +53,20 @@ def register_services():
 def register_jobs():
     """Return periodic ``Job`` definitions for the scheduler (name, interval, coroutine function).
 
-    Called once at start-up. Jobs must be idempotent: several app processes may run them. Sync only.
+    Called once at start-up (sync only). Name jobs ``<plugin>.<what>``. The scheduler
+    (``portal.jobs.runner``) calls ``await job.run(ctx)`` about every ``interval_seconds``, in
+    whichever app process takes the job's lease row first (``PORTAL_JOBS=off`` leaves it to
+    ``portal jobs run NAME`` from cron); ``ctx`` is a ``JobContext``: ``registry``,
+    ``settings``, ``now``, ``sms_senders`` and ``await ctx.enabled_centers()`` — the active
+    centers where the registering module is enabled (every active center for core). A module's
+    job must act only on those centers.
+
+    Jobs must be idempotent: a lease can run out under a slow job, and cron may run it as well.
+    Claim each row acted on in the transaction of the effect — a conditional UPDATE
+    (``… SET reminded_at = now WHERE id = … AND reminded_at IS NULL``) or
+    ``portal.jobs.runner.claim_once(job_name, key)`` — and queue messages in that same
+    transaction, so a reminder is never sent twice. Return a short result (a dataclass, dict or
+    text) for the jobs page; an exception is recorded and the job runs again at its next interval.
     """
 
 

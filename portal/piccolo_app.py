@@ -9,7 +9,7 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=table_finder(
         modules=["portal.tables", "portal.citizens.tables", "portal.matters.tables", "portal.notify.tables",
-                 "portal.bookings.tables"],
+                 "portal.bookings.tables", "portal.jobs.tables", "portal.matters.jobs"],
         exclude_imported=True,
     ),
     migration_dependencies=[],

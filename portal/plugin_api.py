@@ -131,9 +131,19 @@ class MatterAction:
 
 @dataclass(frozen=True)
 class Job:
+    """A periodic job (``register_jobs``); see ``portal.jobs.runner`` for how it is run.
+
+    ``run(ctx)`` is a coroutine function receiving a ``portal.jobs.runner.JobContext`` (one
+    without parameters is called bare). It must be idempotent. ``lease_seconds``: how long a
+    process holds the job without renewing it (renewed while it runs; a crashed holder's lease
+    runs out after this). ``label``: what staff see on the jobs page.
+    """
+
     name: str
     interval_seconds: int
     run: Callable[..., Awaitable[Any]]
+    lease_seconds: int = 300
+    label: str = ""
 
 
 class SmsError(Exception):

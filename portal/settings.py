@@ -81,6 +81,16 @@ class Settings:
     sms_gateway_url: str = ""
     sms_gateway_token: str = ""
     sms_gateway_timeout: float = 10.0
+    # Email over SMTP (portal/notify/email.py); without a host, email is only logged outside production.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout: float = 20.0
+    # The in-app scheduler (portal/jobs); off for deployments that run `portal jobs run` from cron.
+    jobs_enabled: bool = True
 
     # ------------------------------------------------------------------ derived
 
@@ -154,6 +164,14 @@ class Settings:
             sms_gateway_url=(env.get("PORTAL_SMS_GATEWAY_URL") or "").strip(),
             sms_gateway_token=env.get("PORTAL_SMS_GATEWAY_TOKEN", ""),
             sms_gateway_timeout=float(env.get("PORTAL_SMS_GATEWAY_TIMEOUT") or 10),
+            smtp_host=(env.get("PORTAL_SMTP_HOST") or "").strip(),
+            smtp_port=int(env.get("PORTAL_SMTP_PORT") or 25),
+            smtp_user=env.get("PORTAL_SMTP_USER", ""),
+            smtp_password=env.get("PORTAL_SMTP_PASSWORD", ""),
+            smtp_from=(env.get("PORTAL_SMTP_FROM") or "").strip(),
+            smtp_starttls=_bool(env.get("PORTAL_SMTP_STARTTLS"), False),
+            smtp_timeout=float(env.get("PORTAL_SMTP_TIMEOUT") or 20),
+            jobs_enabled=_bool(env.get("PORTAL_JOBS"), True),
         )
         if env.get("PORTAL_FOOTER_HOURS"):
             values["footer_hours"] = env["PORTAL_FOOTER_HOURS"]
@@ -175,6 +193,10 @@ class Settings:
             )
         if self.sms_gateway_url and not self.sms_gateway_url.startswith(("http://", "https://")):
             raise SettingsError("PORTAL_SMS_GATEWAY_URL must be an http:// or https:// address")
+        if self.smtp_host and "@" not in self.smtp_from:
+            raise SettingsError("PORTAL_SMTP_FROM must be the sender's address when PORTAL_SMTP_HOST is set")
+        if self.smtp_user and not self.smtp_host:
+            raise SettingsError("PORTAL_SMTP_USER is set without PORTAL_SMTP_HOST")
         if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", self.citizen_cookie_name):
             raise SettingsError("PORTAL_CITIZEN_COOKIE may hold only letters, digits and _ (up to 40)")
         if not self.production:

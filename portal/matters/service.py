@@ -219,10 +219,14 @@ def _in_time(at: dt.datetime, due: dt.datetime | None) -> bool:
     return due is None or at <= due
 
 
-async def _tell_citizen(matter: dict, center: dict, text: str, kind: str) -> None:
-    """Both an SMS and an in-app message (if the citizen has an account)."""
+async def _tell_citizen(matter: dict, center: dict, text: str, kind: str, sms_text: str = "") -> None:
+    """Both an SMS and an in-app message (if the citizen has an account).
+
+    The SMS follows ux.md C5: the center's name as 【signature】, the tracking code, at most about
+    70 characters, nothing personal; ``sms_text`` replaces ``text`` when the in-app text says more.
+    """
     if matter["petitioner_phone"]:
-        await queue_sms(matter["petitioner_phone"], f"【{center['name']}】{text}", kind=kind,
+        await queue_sms(matter["petitioner_phone"], f"【{center['name']}】{sms_text or text}", kind=kind,
                         citizen=matter["citizen"], center=center["id"], matter=matter["id"])
     if matter["citizen"]:
         await queue_inapp(body=text, kind=kind, citizen=matter["citizen"], center=center["id"], matter=matter["id"])
@@ -242,6 +246,7 @@ class Step:
     notice: tuple[str, dict] | None = None  # (kind, template values)
     metrics: tuple[str, ...] = ()
     citizen_text: str = ""
+    citizen_sms: str = ""  # a shorter SMS when citizen_text carries details an SMS must not
     audit_fields: tuple[str, ...] = ()
     notice_center: int | None = None  # the center issuing the notice (default: the handling one)
 
@@ -393,6 +398,7 @@ async def _pause(ctx: Ctx, m: dict, values: dict, at: dt.datetime) -> Step:
     return Step(
         event="paused", changes={"paused_at": at}, note=reason,
         citizen_text=f"您的事项（查询码 {format_code(m['code'])}）需要补充材料：{reason[:60]}。办理期限在补充期间暂停计算。",
+        citizen_sms=f"您的事项（查询码 {format_code(m['code'])}）需要补充材料，期限暂停计算。请凭查询码查看所需材料。",
     )
 
 
@@ -675,7 +681,7 @@ async def act(ctx: Ctx, matter_id: int, action: str, values: dict, *, version: i
         if action == "rate" and m["rating"] == "unsatisfied":
             await FollowUp.insert(FollowUp(matter=matter_id, center=m["center"], opened_at=at))
         if step.citizen_text:
-            await _tell_citizen(m, handling_center, step.citizen_text, f"matter_{step.event}")
+            await _tell_citizen(m, handling_center, step.citizen_text, f"matter_{step.event}", step.citizen_sms)
         await ctx.trail(f"matter.{step.event}", object_type="matter", object_id=matter_id, center_id=m["center"],
                         fields=tuple(sorted(step.changes)))
         await _emit(ctx, step.event, m, handling_center)

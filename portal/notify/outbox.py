@@ -4,16 +4,22 @@ Writing (inside the caller's ``write_transaction()``, so the message commits or 
 the change):
 
 * ``queue_sms(phone, body, kind=…)`` → a ``pending`` SMS row;
+* ``queue_email(address, subject, body, kind=…)`` → a ``pending`` email row (sent over SMTP,
+  ``PORTAL_SMTP_*``);
 * ``queue_inapp(body=…, kind=…, citizen=… | staff=…)`` → an in-app message, delivered by existing
   (``sent`` at once; ``read_at`` is set when its reader opens it).
 
-Delivery (after the commit): the handler calls ``deliver_soon(request.app)``, which runs
-``deliver_pending`` in a task kept on ``app.state`` (awaited, then cancelled, at shutdown).
-``deliver_pending`` claims rows with one conditional UPDATE (``pending`` → ``sending``) in a write
+Delivery (after the commit): the handler calls ``deliver_soon(request.app)``. One delivery task
+runs per app: a call while it runs only asks it for one more pass (a burst of 32 requests costs
+at most two passes, not 32 tasks contending for the write lock). A pass is ``deliver_pending``:
+it claims due rows with one conditional UPDATE (``pending`` → ``sending``) in a write
 transaction, so two deliverers — two tasks, two processes — never send the same row twice. Then
-it tries the app's senders in order (``portal.notify.senders``) and marks the row ``sent``, back
-to ``pending`` for a later try, or ``failed`` after ``MAX_ATTEMPTS``. Delivery is at most once: a
-row whose deliverer died while sending is not resent (marked ``failed`` an hour later).
+it sends each row (SMS through the app's senders in order, ``portal.notify.senders``; email
+through SMTP, ``portal.notify.email``) and marks it ``sent``, or back to ``pending`` with
+``next_attempt_at`` after a back-off (``RETRY_DELAYS``: 1, 5, 30 minutes), or ``failed`` after
+``MAX_ATTEMPTS``. The scheduler job ``notify.retry`` delivers rows whose back-off has passed.
+Delivery is at most once: a row whose deliverer died while sending is not resent (marked
+``failed`` an hour later).
 
 Status values: ``pending`` → ``sending`` → ``sent`` | ``pending`` (retry) | ``failed``.
 No message may carry an ID number (refused with ``ValueError``); logs show masked phones only.
@@ -31,19 +37,23 @@ from typing import Any
 
 from portal import clock
 from portal.db import current_engine, in_transaction, raw, write_transaction
+from portal.i18n import _
+from portal.notify.email import EmailError, email_sender_for, mask_email
 from portal.notify.senders import configured_senders, mask_phone, mask_phones
 from portal.notify.tables import Outbox
-from portal.plugin_api import SmsError, SmsSender
+from portal.plugin_api import Job, SmsError, SmsSender
 from portal.web.forms import normalize_phone
 
 __all__ = [
     "MAX_ATTEMPTS",
     "DeliveryReport",
     "contains_id_number",
+    "deliver_all",
     "deliver_pending",
     "deliver_soon",
     "inbox",
     "mark_read",
+    "queue_email",
     "queue_inapp",
     "queue_sms",
     "stop_delivery",
@@ -53,13 +63,19 @@ __all__ = [
 
 log = logging.getLogger("portal.notify")
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
+# Wait after the 1st, 2nd and 3rd failed attempt; the 4th failure is final.
+RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30))
 BODY_MAX = 500
+EMAIL_BODY_MAX = 20000
+SUBJECT_MAX = 200
 SEND_TIMEOUT_S = 30.0
 STALE_SENDING = dt.timedelta(hours=1)
 SIGN_IN_CODE = "sign_in_code"
 _TASKS = "delivery_tasks"
+_AGAIN = "delivery_again"
 _CLOSED = "delivery_closed"
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 # 18-digit resident ID (6-digit area, birth date, sequence, check digit) and the old 15-digit form.
 _ID_18 = r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
@@ -71,11 +87,11 @@ def contains_id_number(text: str) -> bool:
     return bool(_ID_NUMBER.search(text or ""))
 
 
-def _check_body(body: str) -> None:
+def _check_body(body: str, limit: int = BODY_MAX) -> None:
     if not body or not body.strip():
         raise ValueError("a message needs a text")
-    if len(body) > BODY_MAX:
-        raise ValueError(f"a message is at most {BODY_MAX} characters")
+    if len(body) > limit:
+        raise ValueError(f"a message is at most {limit} characters")
     if contains_id_number(body):
         raise ValueError("messages must never contain an ID number")
 
@@ -114,6 +130,51 @@ async def queue_sms(
             created_at=clock.now(),
             sent_at=None,  # Piccolo's Timestamptz defaults to now, even when nullable
             read_at=None,
+            next_attempt_at=None,
+        )
+    ).returning(Outbox.id)
+    return rows[0]["id"]
+
+
+async def queue_email(
+    address: str,
+    subject: str,
+    body: str,
+    *,
+    kind: str,
+    citizen: int | None = None,
+    staff: int | None = None,
+    center: int | None = None,
+    matter: int | None = None,
+) -> int:
+    """Queue one plain-text email; returns the outbox id. Call inside write_transaction()."""
+    _require_transaction()
+    address = (address or "").strip()
+    if len(address) > 120 or not _EMAIL.match(address):
+        raise ValueError("an email needs one valid address")
+    subject = (subject or "").strip()
+    if not subject or len(subject) > SUBJECT_MAX or "\n" in subject or "\r" in subject:
+        raise ValueError(f"an email needs a one-line subject of at most {SUBJECT_MAX} characters")
+    if contains_id_number(subject):
+        raise ValueError("messages must never contain an ID number")
+    _check_body(body, EMAIL_BODY_MAX)
+    rows = await Outbox.insert(
+        Outbox(
+            channel="email",
+            email=address,
+            subject=subject,
+            citizen=citizen,
+            staff=staff,
+            center=center,
+            matter=matter,
+            kind=kind[:32],
+            body=body,
+            status="pending",
+            attempts=0,
+            created_at=clock.now(),
+            sent_at=None,
+            read_at=None,
+            next_attempt_at=None,
         )
     ).returning(Outbox.id)
     return rows[0]["id"]
@@ -149,6 +210,7 @@ async def queue_inapp(
             created_at=now,
             sent_at=now,
             read_at=None,
+            next_attempt_at=None,
         )
     ).returning(Outbox.id)
     return rows[0]["id"]
@@ -204,8 +266,10 @@ def _claim_sql(engine_type: str) -> str:
     return (
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1 "
         "WHERE status = 'pending' AND id IN ("
-        f"SELECT id FROM outbox WHERE channel = 'sms' AND status = 'pending' ORDER BY id LIMIT {{}}{skip}) "
-        "RETURNING id, phone, body, kind, created_at, attempts"
+        "SELECT id FROM outbox WHERE status = 'pending' AND channel IN ('sms', 'email') "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= {}) "
+        f"ORDER BY id LIMIT {{}}{skip}) "
+        "RETURNING id, channel, phone, email, subject, body, kind, created_at, attempts"
     )
 
 
@@ -217,18 +281,20 @@ def _as_dt(value: Any) -> dt.datetime:
     return value
 
 
-def _senders_of(target: Any) -> tuple[Any, tuple[SmsSender, ...]]:
-    """(settings, senders) from ``app.state`` (built once by create_app) or a ``PluginRegistry``."""
+def _senders_of(target: Any) -> tuple[Any, tuple[SmsSender, ...], Any]:
+    """(settings, SMS senders, email sender) from ``app.state`` (built once by create_app), a
+    ``JobContext`` or a ``PluginRegistry``."""
     senders = getattr(target, "sms_senders", None)
     registry = getattr(target, "registry", target)
     settings = registry.settings
     if senders is None:
         senders = configured_senders(registry, settings)
-    return settings, senders
+    email = getattr(target, "email_sender", None) or email_sender_for(settings)
+    return settings, senders, email
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, SmsError) else f"{type(exc).__name__}: {exc}"
+    text = str(exc) if isinstance(exc, (SmsError, EmailError)) else f"{type(exc).__name__}: {exc}"
     return mask_phones(text)[:120]
 
 
@@ -247,12 +313,28 @@ async def _send(senders: tuple[SmsSender, ...], phone: str, body: str) -> tuple[
     return None, errors
 
 
-async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
-    """Send up to ``limit`` pending SMS through the configured senders; each row at most once.
+async def _send_email(sender: Any, row: dict) -> tuple[str | None, list[str]]:
+    if sender is None:
+        return None, ["email: no SMTP server configured (PORTAL_SMTP_HOST)"]
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT_S + 5):
+            await sender.send(row["email"], row["subject"], row["body"], reference=f"outbox-{row['id']}")
+    except Exception as exc:  # noqa: BLE001 - recorded on the row, retried after the back-off
+        return None, [f"{sender.name}: {_reason(exc)}"]
+    return sender.name, []
 
-    ``target`` is ``app.state`` (or ``request.app.state``) or a ``PluginRegistry``.
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long a row waits after its ``attempts``-th failed attempt."""
+    return RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+
+
+async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
+    """Send up to ``limit`` due SMS and emails; each row at most once.
+
+    ``target`` is ``app.state`` (or ``request.app.state``), a ``JobContext`` or a ``PluginRegistry``.
     """
-    settings, senders = _senders_of(target)
+    settings, senders, email_sender = _senders_of(target)
     now = clock.now()
     async with write_transaction():
         await raw(
@@ -260,7 +342,7 @@ async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
             "interrupted while sending; not resent",
             now - STALE_SENDING,
         )
-        rows = await raw(_claim_sql(current_engine().engine_type), limit)
+        rows = await raw(_claim_sql(current_engine().engine_type), now, limit)
     rows.sort(key=lambda r: r["id"])
     code_life = dt.timedelta(minutes=settings.sms_code_minutes)
     sent = retry = failed = 0
@@ -268,19 +350,43 @@ async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
         if row["kind"] == SIGN_IN_CODE and clock.now() - _as_dt(row["created_at"]) > code_life:
             delivered, errors, final = None, ["expired before it could be sent"], True
         else:
-            delivered, errors = await _send(senders, row["phone"], row["body"])
+            if row["channel"] == "email":
+                delivered, errors = await _send_email(email_sender, row)
+            else:
+                delivered, errors = await _send(senders, row["phone"], row["body"])
             final = row["attempts"] >= MAX_ATTEMPTS
         error = "; ".join(errors)[:200]
         if delivered:
-            values = {Outbox.status: "sent", Outbox.sent_at: clock.now(), Outbox.last_error: error}
+            values = {Outbox.status: "sent", Outbox.sent_at: clock.now(), Outbox.last_error: error,
+                      Outbox.next_attempt_at: None}
             sent += 1
+        elif final:
+            values = {Outbox.status: "failed", Outbox.last_error: error, Outbox.next_attempt_at: None}
+            failed += 1
         else:
-            values = {Outbox.status: "failed" if final else "pending", Outbox.last_error: error}
-            failed, retry = (failed + 1, retry) if final else (failed, retry + 1)
-            log.warning("SMS %s to %s not delivered (attempt %s): %s", row["id"], mask_phone(row["phone"]), row["attempts"], error)
+            values = {Outbox.status: "pending", Outbox.last_error: error,
+                      Outbox.next_attempt_at: clock.now() + retry_delay(row["attempts"])}
+            retry += 1
+        if not delivered:
+            to = mask_phone(row["phone"]) if row["channel"] == "sms" else mask_email(row["email"])
+            log.warning("%s %s to %s not delivered (attempt %s): %s", row["channel"], row["id"], to, row["attempts"], error)
         async with write_transaction():
             await Outbox.update(values).where(Outbox.id == row["id"])
     return DeliveryReport(claimed=len(rows), sent=sent, retry=retry, failed=failed)
+
+
+async def deliver_all(target: Any, limit: int = 50, rounds: int = 20) -> DeliveryReport:
+    """``deliver_pending`` until nothing due is left (at most ``rounds`` × ``limit`` rows)."""
+    total = DeliveryReport()
+    for _round in range(rounds):
+        report = await deliver_pending(target, limit=limit)
+        total = DeliveryReport(*(a + b for a, b in zip(
+            (total.claimed, total.sent, total.retry, total.failed),
+            (report.claimed, report.sent, report.retry, report.failed),
+        )))
+        if report.claimed < limit:
+            break
+    return total
 
 
 # ------------------------------------------------------------- background delivery
@@ -290,39 +396,47 @@ def _tasks(app) -> set[asyncio.Task]:
     return app.state.setdefault(_TASKS, set())
 
 
-async def _deliver_all(state: Any, limit: int = 50) -> None:
-    try:
-        for _round in range(20):  # a burst larger than 1000 rows waits for the next call
-            report = await deliver_pending(state, limit=limit)
-            if report.claimed < limit:
-                return
-    except Exception:  # noqa: BLE001 - a background task must log, never raise into the void
-        log.exception("outbox delivery failed")
+async def _delivery_loop(app) -> None:
+    state = app.state
+    while True:
+        state[_AGAIN] = False  # a deliver_soon() from now on asks for one more pass
+        try:
+            await deliver_all(state)
+        except Exception:  # noqa: BLE001 - a background task must log, never raise into the void
+            log.exception("outbox delivery failed")
+        if not state.get(_AGAIN) or state.get(_CLOSED):
+            return
 
 
 def deliver_soon(app) -> asyncio.Task | None:
-    """Deliver pending SMS in the background; call it after the change's transaction committed.
+    """Deliver pending messages in the background; call it after the change's transaction committed.
 
-    The task is kept in ``app.state`` until done (so it is not garbage-collected) and awaited or
-    cancelled at shutdown. Returns the task, or None once the app is shutting down.
+    At most one delivery task runs per app. While it runs, a call only asks it for one more pass
+    (whatever this request queued is picked up by that pass) and returns the running task.
+    The task is kept in ``app.state`` until done and awaited or cancelled at shutdown.
+    Returns the task, or None once the app is shutting down.
     """
     if app.state.get(_CLOSED):
         return None
-    task = asyncio.get_running_loop().create_task(_deliver_all(app.state), name="outbox-delivery")
     tasks = _tasks(app)
+    for task in tasks:
+        if not task.done():
+            app.state[_AGAIN] = True
+            return task
+    task = asyncio.get_running_loop().create_task(_delivery_loop(app), name="outbox-delivery")
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return task
 
 
 async def wait_delivered(app) -> None:
-    """Wait for the delivery tasks running now (tests; a CLI that wants the SMS out before exiting)."""
+    """Wait for the delivery task running now (tests; a CLI that wants the messages out before exiting)."""
     while tasks := set(_tasks(app)):
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def stop_delivery(app, timeout: float = 5.0) -> None:
-    """At shutdown: no new tasks; give running ones ``timeout`` seconds, then cancel them."""
+    """At shutdown: no new tasks; give the running one ``timeout`` seconds, then cancel it."""
     app.state[_CLOSED] = True
     tasks = set(_tasks(app))
     if not tasks:
@@ -332,3 +446,14 @@ async def stop_delivery(app, timeout: float = 5.0) -> None:
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+# ------------------------------------------------------------------------- the job
+
+
+async def retry_job(ctx) -> DeliveryReport:
+    """``notify.retry``: deliver rows whose back-off has passed (and anything a crash left pending)."""
+    return await deliver_all(ctx)
+
+
+JOBS = [Job(name="notify.retry", interval_seconds=60, run=retry_job, label=_("Retry of failed SMS and emails"))]

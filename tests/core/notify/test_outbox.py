@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from types import SimpleNamespace
 
@@ -10,8 +11,11 @@ import pytest
 
 from portal import clock
 from portal.db import write_transaction
+from portal.jobs.runner import run_job
+from portal.notify import outbox as outbox_module
 from portal.notify.outbox import (
     MAX_ATTEMPTS,
+    RETRY_DELAYS,
     deliver_pending,
     deliver_soon,
     queue_inapp,
@@ -144,17 +148,90 @@ async def test_concurrent_deliverers_send_each_row_once(app):
     assert all(r["status"] == "sent" and r["attempts"] == 1 for r in rows)
 
 
-async def test_failure_is_retried_then_marked_failed(app):
+async def test_failure_is_retried_with_back_off_then_marked_failed(app):
     [row_id] = await _queue()
     broken = Recorder("operator", fail=SmsError("operator answered 503"))
+    waits = [dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30)]
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report = await deliver_pending(target(app, broken.sender()))
+        assert report.claimed == 1
         row = await Outbox.select().where(Outbox.id == row_id).first()
         assert row["attempts"] == attempt
         assert row["last_error"] == "operator: operator answered 503"
-        assert row["status"] == ("failed" if attempt == MAX_ATTEMPTS else "pending")
+        if attempt == MAX_ATTEMPTS:
+            assert row["status"] == "failed" and row["next_attempt_at"] is None
+            break
+        assert row["status"] == "pending"
+        wait = waits[attempt - 1]
+        assert abs(row["next_attempt_at"] - (clock.now() + wait)) < dt.timedelta(seconds=5)
+        # Not before its time: a pass a moment before the back-off ends leaves the row alone.
+        clock.travel(seconds=wait.total_seconds() - 5)
+        assert (await deliver_pending(target(app, broken.sender()))).claimed == 0
+        clock.travel(seconds=6)
     assert report.failed == 1
+    clock.travel(hours=2)
     assert (await deliver_pending(target(app, broken.sender()))).claimed == 0
+    assert len(RETRY_DELAYS) == MAX_ATTEMPTS - 1
+
+
+async def test_retry_job_delivers_a_row_once_its_back_off_passed(app):
+    [row_id] = await _queue()
+    broken = Recorder("operator", fail=SmsError("operator answered 503"))
+    await deliver_pending(target(app, broken.sender()))
+    working = Recorder("operator")
+    app.state.sms_senders = (working.sender(),)
+    registry = app.state.registry
+    outcome = await run_job(registry, "notify.retry", force=True, state=app.state)
+    assert outcome.ran and outcome.status == "ok" and working.sent == []  # still waiting
+    clock.travel(minutes=1, seconds=1)
+    outcome = await run_job(registry, "notify.retry", force=True, state=app.state)
+    assert outcome.ran and "sent=1" in outcome.result
+    assert working.sent == [(PHONE, "消息 0")]
+    row = await Outbox.select(Outbox.status, Outbox.attempts, Outbox.next_attempt_at).where(Outbox.id == row_id).first()
+    assert row == {"status": "sent", "attempts": 2, "next_attempt_at": None}
+
+
+async def test_one_delivery_task_per_app_and_a_call_while_it_runs_asks_for_one_more_pass(app):
+    gate = asyncio.Event()  # the first message is "sending" until the 32 requests are done
+    slow = Recorder("slow")
+
+    async def send(phone: str, text: str) -> None:
+        if text == "消息 0":
+            await gate.wait()
+        await slow.send(phone, text)
+
+    app.state.sms_senders = (SmsSender(name="slow", send=send),)
+    passes = []
+    original = outbox_module.deliver_pending
+
+    async def counting(target_, limit=50):
+        passes.append(limit)
+        return await original(target_, limit=limit)
+
+    outbox_module.deliver_pending = counting
+    try:
+        await _queue(1)
+        first = deliver_soon(app)
+        while not passes:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # the first pass has claimed its row and is sending it
+        for i in range(32):  # 32 requests commit while it runs
+            async with write_transaction():
+                await queue_sms(PHONE, f"请求 {i}", kind="test")
+            assert deliver_soon(app) is first
+        assert len(app.state.delivery_tasks) == 1
+        gate.set()
+        await wait_delivered(app)
+    finally:
+        outbox_module.deliver_pending = original
+    assert len(passes) == 2  # the first, and one more for everything queued meanwhile
+    assert len(slow.sent) == 33 and await Outbox.count().where(Outbox.status == "sent") == 33
+    # After it ends, the next call starts a new task.
+    await _queue(1)
+    task = deliver_soon(app)
+    assert task is not first
+    await wait_delivered(app)
+    assert len(slow.sent) == 34
 
 
 async def test_next_sender_takes_over_and_errors_keep_no_phone(app):
