@@ -1,8 +1,9 @@
 """A separate app process for the two-process scheduler tests (``python -m tests.core.jobs.run_app``).
 
 ``scheduler SECONDS``: build the app from the environment, start it (its in-app scheduler runs
-every job on its interval) and stop it SECONDS after the deadline-warning job has run. ``direct ROUNDS``: run the deadline-warning
-job's body ROUNDS times *without* the lease, to show that the job is idempotent on its own.
+every job on its interval) and stop it SECONDS after the deadline-warning and booking-reminder
+jobs have run. ``direct ROUNDS``: run both jobs' bodies ROUNDS times *without* the lease, to show
+that the jobs are idempotent on their own.
 Prints one line per outcome for the test to read.
 """
 
@@ -15,8 +16,11 @@ from portal import clock
 from portal.app import create_app
 from portal.jobs import runner
 from portal.jobs.runner import JobContext, process_holder
+from portal.bookings.jobs import send_reminders
 from portal.db import raw
 from portal.matters.jobs import DEADLINE_WARNINGS, deadline_warnings
+
+REMINDERS = "bookings.reminders"
 from portal.settings import Settings
 
 
@@ -26,8 +30,9 @@ async def scheduler(seconds: float) -> None:
     app = create_app(Settings.from_env())
     async with app.lifespan():
         for _ in range(300):
-            done = await raw("SELECT COUNT(*) AS n FROM job_run WHERE job = {} AND status <> 'running'", DEADLINE_WARNINGS)
-            if done[0]["n"]:
+            done = await raw("SELECT DISTINCT job FROM job_run WHERE job IN ({}, {}) AND status <> 'running'",
+                             DEADLINE_WARNINGS, REMINDERS)
+            if len(done) == 2:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(seconds)
@@ -44,6 +49,7 @@ async def direct(rounds: int) -> None:
         for _ in range(rounds):
             report = await deadline_warnings(ctx)
             print(f"report {report.due_soon} {report.overdue} {report.messages}", flush=True)
+            print(f"reminders {await send_reminders(ctx)}", flush=True)
 
 
 if __name__ == "__main__":

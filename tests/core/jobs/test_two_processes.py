@@ -1,8 +1,9 @@
-"""Two app processes on one database run the same job: each message is sent exactly once.
+"""Two app processes on one database run the same jobs: each message is sent exactly once.
 
 Real subprocesses (``tests/core/jobs/run_app.py``) share the test's database and a real HTTP SMS
-gateway. First with the in-app schedulers (the lease lets one process run the job), then calling
-the job's body in both processes at once without the lease (its per-matter claim keeps it once).
+gateway. The jobs: the one-stop window's deadline warnings and the bookings' day-before reminders.
+First with the in-app schedulers (the lease lets one process run each job), then calling the jobs'
+bodies in both processes at once without the lease (their per-row claims keep each message once).
 PostgreSQL is the deployment this is for (Done-when 3); the SQLite test runs the same on one file.
 """
 
@@ -18,16 +19,20 @@ import sys
 import pytest
 
 from portal import clock
+from portal.db import raw, write_transaction
 from portal.jobs.tables import JobRun
 from portal.matters.jobs import DEADLINE_WARNINGS
 from portal.matters.tables import Matter
 from portal.notify.tables import Outbox
-from tests.conftest import ROOT
+from portal.tables import Center
+from tests.conftest import ROOT, SAMPLE_MODULE
+from tests.core.bookings.helpers import CONSULT, add_resource
 from tests.core.jobs.helpers import assign_to_rsj, give_phone, new_matter, staff_id
 from tests.core.notify.test_senders import Gateway
 
 WINDOW_PHONE = "13900139001"
 OFFICER_PHONE = "13900139002"
+BOOKING_PHONES = [f"1350013{i:04d}" for i in range(4)]
 
 
 @pytest.fixture
@@ -52,6 +57,33 @@ async def _matters(app) -> list[dict]:
     return matters
 
 
+async def _bookings_tomorrow() -> None:
+    """Four bookings tomorrow (China time) at 大满镇, written directly: the reminder job reads rows
+    only, and tomorrow may be a day the center is closed."""
+    center = await Center.select(Center.id).where(Center.code == "GZQ-DMZ").first()
+    resource = await add_resource(center["id"])
+    tomorrow = clock.local(clock.now()).date() + dt.timedelta(days=1)
+    for i, phone in enumerate(BOOKING_PHONES):
+        starts = dt.datetime.combine(tomorrow, dt.time(9 + i), clock.TZ_CN).astimezone(dt.timezone.utc)
+        async with write_transaction():
+            await raw(
+                "INSERT INTO booking (code, center, resource, service_key, starts_at, ends_at, citizen, name, phone, note, "
+                "channel, status, created_at, version) VALUES ({}, {}, {}, {}, {}, {}, NULL, {}, {}, '', 'online', "
+                "'booked', {}, 1)",
+                f"TWOP{i:04d}", center["id"], resource, CONSULT, starts, starts + dt.timedelta(minutes=30),
+                f"市民{i}", phone, clock.now(),
+            )
+
+
+async def _check_reminders_once(gateway) -> None:
+    received = collections.Counter(r["json"]["phone"] for r in gateway.received if r["json"]["phone"] in BOOKING_PHONES)
+    assert dict(received) == {phone: 1 for phone in BOOKING_PHONES}
+    texts = [r["json"]["text"] for r in gateway.received if r["json"]["phone"] in BOOKING_PHONES]
+    assert all(text.startswith("【大满镇综治中心】") for text in texts)
+    reminded = await raw("SELECT COUNT(*) AS n FROM booking WHERE reminded_at IS NOT NULL")
+    assert reminded[0]["n"] == len(BOOKING_PHONES)
+
+
 def _spawn(settings, gateway, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -59,7 +91,7 @@ def _spawn(settings, gateway, *args: str) -> subprocess.Popen:
         "PORTAL_DATA_DIR": str(settings.data_dir),
         "PORTAL_SECRET_KEY": settings.secret_key,
         "PORTAL_ENV": "development",
-        "PORTAL_PLUGINS": "",
+        "PORTAL_PLUGINS": SAMPLE_MODULE,  # registers the bookable service of the bookings
         "PORTAL_LOAD_ENTRYPOINTS": "0",
         "PORTAL_JOBS": "on",
         "PORTAL_SMS_GATEWAY_URL": f"{gateway.url}/ok",
@@ -96,6 +128,7 @@ async def _check_once(matters: list[dict], gateway) -> None:
     received = collections.Counter((r["json"]["phone"], r["json"]["text"]) for r in gateway.received)
     assert received and max(received.values()) == 1
     to_staff = [key for key in received if key[0] in (WINDOW_PHONE, OFFICER_PHONE)]
+    assert all(text.startswith("【甘州区综治中心】") for phone, text in to_staff)
     assert len(to_staff) == 12  # ten to the window, two to the department officer
     sms_rows = await Outbox.select(Outbox.status, Outbox.attempts).where(Outbox.channel == "sms")
     assert len(sms_rows) == len(received)
@@ -104,20 +137,27 @@ async def _check_once(matters: list[dict], gateway) -> None:
 
 async def _two_schedulers(app, settings, gateway) -> None:
     matters = await _matters(app)
+    await _bookings_tomorrow()
     await _both(settings, gateway, "scheduler", "2")
     await _check_once(matters, gateway)
-    # One process took the lease: the job ran once in total (its interval is 5 minutes).
-    runs = await JobRun.select(JobRun.holder, JobRun.status).where(JobRun.job == DEADLINE_WARNINGS)
-    assert len(runs) == 1 and runs[0]["status"] == "ok"
+    await _check_reminders_once(gateway)
+    # One process took each lease: each job ran once in total (their intervals are minutes long).
+    for job in (DEADLINE_WARNINGS, "bookings.reminders"):
+        runs = await JobRun.select(JobRun.holder, JobRun.status).where(JobRun.job == job)
+        assert len(runs) == 1 and runs[0]["status"] == "ok", (job, runs)
 
 
 async def _two_without_lease(app, settings, gateway) -> None:
     matters = await _matters(app)
+    await _bookings_tomorrow()
     outputs = await _both(settings, gateway, "direct", "3")
     reports = [line.split()[1:] for out in outputs for line in out.splitlines() if line.startswith("report")]
     assert len(reports) == 6
     assert sum(int(due_soon) + int(overdue) for due_soon, overdue, _m in reports) == 10
+    reminders = [int(line.split()[1]) for out in outputs for line in out.splitlines() if line.startswith("reminders")]
+    assert len(reminders) == 6 and sum(reminders) == len(BOOKING_PHONES)
     await _check_once(matters, gateway)
+    await _check_reminders_once(gateway)
 
 
 @pytest.mark.postgres_only
