@@ -73,6 +73,7 @@ def _server_env(data_dir: Path) -> dict[str, str]:
         PORTAL_DATA_DIR=str(data_dir),
         PORTAL_LOAD_ENTRYPOINTS="0",
         PORTAL_PLUGINS="tests.sample_module",
+        PORTAL_JOBS="off",  # jobs run when a test asks (portal jobs run NAME), never behind its back
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         PYTHONUNBUFFERED="1",
         NO_PROXY="127.0.0.1,localhost",
