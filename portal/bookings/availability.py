@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from portal import clock
-from portal.db import raw
+from portal.db import current_engine, raw
 from portal.matters.calendar import WorkingCalendar, load_calendar
 from portal.plugin_api import Service
 
@@ -146,15 +146,35 @@ async def resources_for(center_id: int, service_key: str) -> list[int]:
     return [row["id"] for row in rows]
 
 
-async def _claims(resource_ids: list[int], low: int, high: int) -> dict[tuple[int, int], tuple]:
+async def _claims(resource_ids: list[int], service: Service, low: int, high: int) -> tuple[dict, dict]:
+    """Taken units in [low, high) per resource: (blocked, shareable).
+
+    ``blocked[rid]``: units no slot of ``service`` may use (another service's, or a full slot);
+    ``shareable[rid]``: {unit: slot start} of this service's slots that still have a seat.
+    One row per resource with the units joined into a string: a month of 20 busy resources is
+    ~14,000 claim rows, and converting them row by row cost ~100 ms (bench/RESULTS.md).
+    """
     if not resource_ids:
-        return {}
+        return {}, {}
     marks = ", ".join("{}" for _ in resource_ids)
-    rows = await raw(
-        f"SELECT resource, minute, slot_minute, service_key, capacity, taken FROM booking_claim "
-        f"WHERE resource IN ({marks}) AND minute >= {{}} AND minute < {{}}", *resource_ids, low, high,
+    pg = current_engine().engine_type == "postgres"
+    units = "string_agg(minute::text, ',')" if pg else "group_concat(minute, ',')"
+    pairs = "string_agg(minute::text || ':' || slot_minute::text, ',')" if pg else "group_concat(minute || ':' || slot_minute, ',')"
+    where = f"resource IN ({marks}) AND minute >= {{}} AND minute < {{}}"
+    blocked_rows = await raw(
+        f"SELECT resource, {units} AS units FROM booking_claim WHERE {where} "
+        "AND NOT (service_key = {} AND taken < capacity) GROUP BY resource", *resource_ids, low, high, service.key,
     )
-    return {(r["resource"], r["minute"]): (r["slot_minute"], r["service_key"], r["taken"] < r["capacity"]) for r in rows}
+    shared_rows = await raw(
+        f"SELECT resource, {pairs} AS units FROM booking_claim WHERE {where} "
+        "AND service_key = {} AND taken < capacity GROUP BY resource", *resource_ids, low, high, service.key,
+    )
+    blocked = {row["resource"]: set(map(int, row["units"].split(","))) for row in blocked_rows if row["units"]}
+    shareable: dict[int, dict[int, int]] = {}
+    for row in shared_rows:
+        if row["units"]:
+            shareable[row["resource"]] = {int(u): int(sl) for u, sl in (pair.split(":") for pair in row["units"].split(","))}
+    return blocked, shareable
 
 
 @dataclass
@@ -204,26 +224,27 @@ async def search(
     hours = await load_hours(resource_ids, first, last)
     step = span(service)
     duration = service.duration_minutes
-    claims = await _claims(resource_ids, local_day_start(first), local_day_start(last + dt.timedelta(days=1)) + step)
+    blocked, shareable = await _claims(resource_ids, service, local_day_start(first),
+                                       local_day_start(last + dt.timedelta(days=1)) + step)
     result: dict[dt.date, list[tuple[int, list[int]]]] = {}
     offered: set[int] = set()
     day = first
-    key = service.key
+    empty: set[int] = set()
+    none: dict[int, int] = {}
     while day <= last:
         by_start: dict[int, list[int]] = {}
         for rid in resource_ids:
+            busy = blocked.get(rid, empty)
+            shared = shareable.get(rid, none)
             for start in hours[rid].slots(day, calendar, duration, step):
                 if start < earliest:
                     continue
                 offered.add(start)
-                free = True
-                for unit in range(start, start + step, UNIT):
-                    claim = claims.get((rid, unit))
-                    if claim is not None and not (claim[0] == start and claim[1] == key and claim[2]):
-                        free = False
-                        break
                 bucket = by_start.setdefault(start, [])
-                if free:
+                for unit in range(start, start + step, UNIT):
+                    if unit in busy or shared.get(unit, start) != start:
+                        break
+                else:
                     bucket.append(rid)
         result[day] = [(start, rids) for start, rids in sorted(by_start.items()) if rids]
         day += dt.timedelta(days=1)

@@ -54,6 +54,7 @@ CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at
 OFFER_MINUTES = 120  # how long a waitlist offer holds the slot
 OFFER_MIN_LEAD = 30  # no offer for a slot starting sooner than this
 NO_SHOW_GRACE_MINUTES = 15
+CHECK_IN_AHEAD_HOURS = 12  # arrival, not a booking made days ahead
 OPEN = ("held", "booked")
 
 
@@ -353,6 +354,8 @@ async def check_in(ctx: Ctx, booking_id: int) -> dict:
             raise BookingError(_("Already checked in."), "code")
         if booking["status"] not in ("booked", "no_show"):
             raise BookingError(_("This booking was cancelled; it cannot be checked in."), "code")
+        if booking["status"] == "booked" and _dt(booking["starts_at"]) - clock.now() > dt.timedelta(hours=CHECK_IN_AHEAD_HOURS):
+            raise BookingError(_("This booking is for %(when)s; check-in opens on the day.", when=when_text(booking)), "code")
         rows = await raw(
             "UPDATE booking SET status = 'checked_in', checked_in_at = {}, no_show_at = NULL, version = version + 1 "
             "WHERE id = {} AND status IN ('booked', 'no_show') RETURNING *", clock.now(), booking_id,

@@ -49,6 +49,8 @@ ALLOWED_HOST = "127.0.0.1"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 REQUIRE_ALL = os.environ.get("PORTAL_REQUIRE_ALL_LANES") == "1"
+# The running server's environment, for tests that run the CLI against its database (jobs).
+SERVER_ENV: dict[str, str] = {}
 
 
 def _missing(what: str) -> None:
@@ -104,6 +106,7 @@ def server(tmp_path_factory) -> str:
     """Base URL of a granian-served portal with demo data; stopped (whole process group) at the end."""
     data_dir = tmp_path_factory.mktemp("browser-data")
     env = _server_env(data_dir)
+    SERVER_ENV.update(env)
     _cli(env, "db", "migrate")
     _cli(env, "demo", "load")
     _cli(env, "modules", "enable", "sample_module", "--center", "GZQ-DMZ")

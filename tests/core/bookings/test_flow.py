@@ -152,6 +152,10 @@ async def test_staff_check_in_by_code_no_show_and_correction(app, client_factory
     assert refused.status_code == 422
     assert (await other.get(f"/bookings/{first['id']}")).status_code == 404
 
+    staff = await client_factory()
+    await staff.login("dmz_window")
+    early = await staff.submit("/bookings/checkin", {"code": first["code"]})
+    assert early.status_code == 422 and "当天才能签到" in html_text(early)
     clock.travel(hours=15)  # the morning of the appointment
     staff = await client_factory()
     await staff.login("dmz_window")
