@@ -54,6 +54,10 @@ SQLITE_PRAGMAS = (
 
 _WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
+# The writer's commits between two checkpoints (~ 1,000 WAL pages, SQLite's own default, at a few
+# pages per commit).
+CHECKPOINT_EVERY = 300
+
 # The loop-thread reader gives up after this long rather than block every request (see read_now).
 READER_BUSY_TIMEOUT_S = 0.05
 
@@ -74,9 +78,10 @@ class _LoopWriter:
 
     _OFF_LOOP = ("COMMIT", "END")
 
-    def __init__(self, connection: sqlite3.Connection, busy_timeout_ms: int):
+    def __init__(self, connection: sqlite3.Connection, busy_timeout_ms: int, on_commit: Callable[[], None]):
         self.connection = connection
         self.busy_timeout_ms = busy_timeout_ms
+        self.on_commit = on_commit
         self._pending: asyncio.Future | None = None
 
     @property
@@ -112,7 +117,9 @@ class _LoopWriter:
             await self._begin(sql)
             return []
         if head.startswith(self._OFF_LOOP) or not self.connection.in_transaction:
-            return await self._off_loop(sql, args)  # a commit, or an autocommit write: fsync
+            rows = await self._off_loop(sql, args)  # a commit, or an autocommit write: fsync
+            self.on_commit()
+            return rows
         return self.connection.execute(sql, args).fetchall()
 
     execute_fetchall = execute
@@ -175,6 +182,8 @@ class PooledSQLiteEngine(SQLiteEngine):
         self._reader: sqlite3.Connection | None = None
         self._writer: asyncio.Lock | None = None
         self._loop_writer: _LoopWriter | None = None
+        self._commits = 0
+        self._checkpoint: asyncio.Task | None = None
 
     async def _open(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(**self.connection_kwargs)
@@ -203,7 +212,10 @@ class PooledSQLiteEngine(SQLiteEngine):
         writer.row_factory = dict_factory
         for pragma in SQLITE_PRAGMAS:
             writer.execute(pragma)
-        self._loop_writer = _LoopWriter(writer, self.busy_timeout_ms)
+        # Checkpoints (copying the WAL into the database file, with an fsync) are the writer's
+        # slowest commits if it runs them itself: everyone's turn would wait (see _run_checkpoint).
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._loop_writer = _LoopWriter(writer, self.busy_timeout_ms, self._commit_done)
         kwargs = {**self.connection_kwargs, "timeout": READER_BUSY_TIMEOUT_S}
         kwargs.pop("check_same_thread", None)
         reader = sqlite3.connect(**kwargs)
@@ -229,6 +241,28 @@ class PooledSQLiteEngine(SQLiteEngine):
         except sqlite3.OperationalError:
             return None
 
+    def _commit_done(self) -> None:
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
+            self._commits = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint(), name="wal-checkpoint")
+
+    async def _run_checkpoint(self) -> None:
+        """Copy the WAL into the database file without holding up the writers, then let the WAL restart.
+
+        A pooled connection copies the bulk (PASSIVE: it never waits for or blocks the writer).
+        SQLite starts the WAL file over only when a write begins with every frame copied, which a
+        steady stream of writes would never allow; so the writer, in its turn, copies the few
+        frames written meanwhile (a short stall instead of the whole checkpoint's).
+        """
+        if self._pool is None:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            await self._run_pooled("PRAGMA wal_checkpoint(PASSIVE)", [])
+            async with self.writing():
+                if self._loop_writer is not None:
+                    await self._loop_writer._off_loop("PRAGMA wal_checkpoint(PASSIVE)", ())
+
     @contextlib.asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
         """Hold this process's turn to write to the database.
@@ -244,7 +278,10 @@ class PooledSQLiteEngine(SQLiteEngine):
             yield
             return
         try:
-            await asyncio.wait_for(self._writer.acquire(), self.busy_timeout_ms / 1000)
+            if self._writer.locked():
+                await asyncio.wait_for(self._writer.acquire(), self.busy_timeout_ms / 1000)
+            else:
+                await self._writer.acquire()  # free: taken at once, without a trip through the loop
         except asyncio.TimeoutError:
             raise sqlite3.OperationalError("database is locked (waited for this process's writer)") from None
         try:
@@ -253,6 +290,10 @@ class PooledSQLiteEngine(SQLiteEngine):
             self._writer.release()
 
     async def close_connection_pool(self) -> None:
+        if self._checkpoint is not None:
+            with contextlib.suppress(BaseException):
+                await self._checkpoint
+            self._checkpoint = None
         self._writer = None
         writer, self._loop_writer = self._loop_writer, None
         if writer is not None:
