@@ -158,22 +158,32 @@ async def _claims(resource_ids: list[int], service: Service, low: int, high: int
         return {}, {}
     marks = ", ".join("{}" for _ in resource_ids)
     pg = current_engine().engine_type == "postgres"
-    units = "string_agg(minute::text, ',')" if pg else "group_concat(minute, ',')"
-    pairs = "string_agg(minute::text || ':' || slot_minute::text, ',')" if pg else "group_concat(minute || ':' || slot_minute, ',')"
-    where = f"resource IN ({marks}) AND minute >= {{}} AND minute < {{}}"
-    blocked_rows = await raw(
-        f"SELECT resource, {units} AS units FROM booking_claim WHERE {where} "
-        "AND NOT (service_key = {} AND taken < capacity) GROUP BY resource", *resource_ids, low, high, service.key,
+    # One scan: a unit of a slot of this service with a free seat is written "unit:slot", any other "unit".
+    token = ("CASE WHEN service_key = {} AND taken < capacity THEN minute::text || ':' || slot_minute::text "
+             "ELSE minute::text END") if pg else \
+            "CASE WHEN service_key = {} AND taken < capacity THEN minute || ':' || slot_minute ELSE minute END"
+    joined = f"string_agg({token}, ',')" if pg else f"group_concat({token}, ',')"
+    rows = await raw(
+        f"SELECT resource, {joined} AS units FROM booking_claim "
+        f"WHERE resource IN ({marks}) AND minute >= {{}} AND minute < {{}} GROUP BY resource",
+        service.key, *resource_ids, low, high,
     )
-    shared_rows = await raw(
-        f"SELECT resource, {pairs} AS units FROM booking_claim WHERE {where} "
-        "AND service_key = {} AND taken < capacity GROUP BY resource", *resource_ids, low, high, service.key,
-    )
-    blocked = {row["resource"]: set(map(int, row["units"].split(","))) for row in blocked_rows if row["units"]}
+    blocked: dict[int, set[int]] = {}
     shareable: dict[int, dict[int, int]] = {}
-    for row in shared_rows:
-        if row["units"]:
-            shareable[row["resource"]] = {int(u): int(sl) for u, sl in (pair.split(":") for pair in row["units"].split(","))}
+    for row in rows:
+        text = row["units"] or ""
+        if ":" not in text:  # the usual case: nothing shareable, one C-level conversion
+            blocked[row["resource"]] = set(map(int, text.split(","))) if text else set()
+            continue
+        busy, shared = set(), {}
+        for item in text.split(","):
+            if ":" in item:
+                unit, slot = item.split(":")
+                shared[int(unit)] = int(slot)
+            elif item:
+                busy.add(int(item))
+        blocked[row["resource"]] = busy
+        shareable[row["resource"]] = shared
     return blocked, shareable
 
 

@@ -75,3 +75,42 @@ async def test_a_resource_is_never_in_two_bookings_across_services(app, client_f
     rows = await raw("SELECT starts_at, ends_at FROM booking WHERE resource = {} AND status = 'booked' ORDER BY starts_at", rid)
     for earlier, later in zip(rows, rows[1:]):
         assert svc._dt(earlier["ends_at"]) <= svc._dt(later["starts_at"])
+
+
+async def test_a_group_slot_shares_its_seats_and_only_with_its_own_service(app):
+    center = await enable_sample(app)
+    await add_resource(center["id"], services=(CONSULT, SESSION))
+    day = next_workday()
+    registry = app.state.registry
+    import dataclasses
+
+    group = dataclasses.replace(service_by_key(registry, CONSULT), capacity=2)
+    session = service_by_key(registry, SESSION)
+    for name in ("甲", "乙"):
+        await svc.book(ctx(app), center["id"], group, at(day, 9), citizen_id=None, name=name, channel="walk_in")
+    from portal.bookings import availability as av
+
+    found = await av.search(center["id"], group, first=day, days=1)
+    assert at(day, 9) not in [s for s, _r in found.days[day]]
+    try:
+        await svc.book(ctx(app), center["id"], group, at(day, 9), citizen_id=None, name="丙", channel="walk_in")
+        raise AssertionError("a third seat was sold")
+    except svc.SlotTaken:
+        pass
+    # One seat left after a cancellation is free for the same service, never for another one.
+    first = (await raw("SELECT id FROM booking WHERE name = '甲'"))[0]["id"]
+    await svc.cancel(ctx(app), first, "不来了", citizen_id=None, registry=_Registry(registry, group))
+    found = await av.search(center["id"], group, first=day, days=1)
+    assert at(day, 9) in [s for s, _r in found.days[day]]
+    assert at(day, 9) not in [s for s, _r in (await av.search(center["id"], session, first=day, days=1)).days[day]]
+
+
+class _Registry:
+    """The app's registry with the consult service replaced by its group variant (capacity 2)."""
+
+    def __init__(self, registry, service):
+        self.services = {**registry.services, service.key: (registry.services[service.key][0], service)}
+        self.modules = registry.modules
+
+    async def emit(self, *args, **kwargs):
+        return None
