@@ -204,3 +204,21 @@ async def test_a_lawyer_sees_only_their_own_bookings(app, client_factory):
     assert mine["code"] in view.text and theirs["code"] not in view.text
     assert (await client.get(f"/bookings/{theirs['id']}")).status_code == 404
     assert (await client.get(f"/bookings/{mine['id']}")).status_code == 200
+
+
+async def test_a_lawyer_manages_the_feed_of_their_own_resource_only(app, client_factory):
+    center = await enable_sample(app, "GZQ")
+    lawyer = (await raw("SELECT id FROM staff_user WHERE username = 'lawyer'"))[0]["id"]
+    own = await add_resource(center["id"], name="值班律师", staff=lawyer)
+    other = await add_resource(center["id"], name="另一位律师")
+    client = await client_factory()
+    await client.login("lawyer")
+    view = await client.get("/bookings")
+    assert f"/admin/booking-resources/{own}" in view.text and f"/admin/booking-resources/{other}" not in view.text
+    page = await client.get(f"/admin/booking-resources/{own}")
+    assert page.status_code == 200 and "每周开放时间" not in html_text(page)  # the feed only, not the set-up
+    renewed = await client.submit(f"/admin/booking-resources/{own}/feed", {"action": "renew"})
+    assert renewed.status_code == 200 and 'id="feed-url"' in renewed.text
+    assert (await client.get(f"/admin/booking-resources/{other}")).status_code == 404
+    assert (await client.submit(f"/admin/booking-resources/{other}/feed", {"action": "renew"})).status_code == 404
+    assert (await client.submit(f"/admin/booking-resources/{own}/rules", {"weekday": "0", "start": "9:00", "end": "10:00"})).status_code == 403
