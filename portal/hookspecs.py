@@ -174,10 +174,12 @@ def matter_event(event, matter, center, actor):
 
 @hookspec
 def booking_event(event, booking, center, actor):
-    """React to a booking event (booked, cancelled, checked_in, no_show…).
+    """React to a booking event: booked, changed, cancelled, checked_in or no_show.
 
-    Called inside the transaction that made the change, only for plugins enabled at ``center``.
-    May be async.
+    ``booking`` is the booking row as a dict (id, code, service_key, resource, starts_at, ends_at,
+    citizen, status…). Called inside the transaction that made the change (for no_show: the job's
+    per-booking transaction), only for plugins enabled at ``center``; an exception rolls the change
+    back. May be async.
     """
 
 
