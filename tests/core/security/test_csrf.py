@@ -36,6 +36,9 @@ def unsafe_routes(app) -> list[tuple[str, str]]:
 
 # Path parameters of the one-stop window's forms (records that need not exist: a 404 is fine here).
 MATTER_VALUES = {"matter_id": "1", "code": "2222-2222-2222", "step": "center", "kind": "accept", "attachment_id": "1", "notice_id": "1"}
+# …and of the appointments engine's.
+BOOKING_VALUES = {"service_key": "sample_module.consult", "booking_id": "1", "entry_id": "1", "resource_id": "1",
+                  "rule_id": "1", "exception_id": "1", "token": "x" * 32}
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -57,6 +60,7 @@ async def _real_values(client_session_id: int) -> dict[str, str]:
         "module": "sample_module",
         "action": "revoke-sessions",
         **MATTER_VALUES,
+        **BOOKING_VALUES,
     }
 
 
@@ -156,6 +160,7 @@ async def test_every_unsafe_route_accepts_its_own_token(app, client):
         "module": "sample_module",
         "action": "unlock",
         **MATTER_VALUES,
+        **BOOKING_VALUES,
     }
     routes = sorted(unsafe_routes(app), key=lambda item: item[1] in ("/logout", "/login"))  # sign-out last
     failures = []
@@ -207,6 +212,7 @@ async def test_get_requests_change_nothing(app, client):
         "file_path": "css/portal.css",
         "path": "openapi.json",
         **{k: v for k, v in MATTER_VALUES.items() if k != "code"},
+        **BOOKING_VALUES,
     }
     before = await db_state()
     for route in app.routes:

@@ -59,6 +59,8 @@ async def _get_urls(app) -> list[str]:
         "path": "openapi.json",
         # One-stop window pages (records that need not exist: their 404 pages are checked too).
         "matter_id": "1", "notice_id": "1", "step": "center", "kind": "accept", "attachment_id": "1",
+        # Appointment pages.
+        "service_key": "sample_module.consult", "booking_id": "1", "resource_id": "1", "token": "x" * 32,
     }
     urls = []
     for route in app.routes:
