@@ -358,3 +358,42 @@ def test_booking_pages_have_one_main_and_heading(bookings):
     wrong = [f"{s.name}: {s.facts['mains']} <main>, {s.facts['h1s']} <h1>" for s in _all(bookings)
              if s.facts["mains"] != 1 or s.facts["h1s"] != 1]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", MODES)
+def test_no_sideways_scrolling_on_a_phone(bookings, new_page, mode):
+    from tests.browser.conftest import PHONE
+    from tests.browser.test_matters import WIDE_JS
+
+    staff = new_page(PHONE)
+    citizen = new_page(PHONE)
+    if mode == "elder":
+        for page in (staff, citizen):
+            page.goto("/")
+            elder_link(page, on=True).click()
+    sign_in(staff, "dmz_window")
+    wide = []
+
+    def check(page, label) -> None:
+        found = page.evaluate(WIDE_JS)
+        if found:
+            wide.append(f"{label}: scrollWidth {found[0]} > {found[1]} ({', '.join(found[2])})")
+
+    citizen_sign_in(citizen, staff, new_phone(), "/book")
+    check(citizen, "/book")
+    navigate(citizen, lambda: citizen.locator("main a").filter(has_text=CENTER).first.click())
+    check(citizen, "/book/<center>")
+    navigate(citizen, lambda: citizen.get_by_role("link", name=SERVICE, exact=True).click())
+    check(citizen, "/book/<center>/<service>")
+    citizen.locator("main input[type='radio'][name='slot']").first.check()
+    submit(citizen, citizen.locator("main form").first)
+    check(citizen, "check page")
+    navigate(citizen, lambda: citizen.get_by_role("button", name="确认预约").click())
+    check(citizen, "/my/bookings/<id>")
+    citizen.goto("/my/bookings")
+    check(citizen, "/my/bookings")
+    for url in ("/bookings", "/bookings?view=week", "/bookings/checkin", "/bookings/walk-in"):
+        staff.goto(url)
+        check(staff, url)
+    assert not wide, f"horizontal scrolling on a {PHONE['width']} px phone ({mode}):\n" + "\n".join(wide)
