@@ -117,15 +117,13 @@ BENCH_MATTERS_PATH = "/bench/matters"
 async def _build_queue_context(request: Request) -> dict:
     """What ``GET /matters`` (page 1, no filter) renders for the bench user, read once.
 
-    Same keys as ``portal.matters.routes.matter_queue``; the page of rows comes from the real
-    ``queue.fetch`` on the first request and then stays in memory, so route M costs what the
+    Same keys as ``portal.matters.routes.matter_queue`` (``queue.view_context``); the page of rows
+    comes from the real ``queue.fetch`` on the first request and then stays in memory, so route M costs what the
     queue costs minus the session look-up, the guard, the two queries and the nav hook.
     """
-    from portal.i18n import _
     from portal.matters import queue
     from portal.centers.scope import centers_below
     from portal.matters.scope import is_department_officer
-    from portal.matters.vocab import CATEGORIES, CHANNELS, STATUS_LABELS
     from portal.plugin_api import CenterRef
     from portal.web.render import _is_current
 
@@ -138,10 +136,7 @@ async def _build_queue_context(request: Request) -> dict:
     nav = await registry.collect("nav_items", user.modules, request=request, center=center, user=user)
     nav = sorted((item for item in nav if user.can(item.permission)), key=lambda item: (item.order, item.label))
     return {
-        "title": _("Matters"), "page": page, "filters": filters, "centers": centers,
-        "center_options": [(c["id"], c["name"]) for c in centers],
-        "statuses": STATUS_LABELS, "categories": CATEGORIES, "channels": CHANNELS,
-        "clock_states": queue.CLOCK_FILTERS,
+        **queue.view_context(filters, centers, page),
         "nav": nav, "user": user, "center_name": user.center_name,
         # Render exactly what /matters renders (its nav item is marked aria-current).
         "current_path": "/matters", "current_url": "/matters",

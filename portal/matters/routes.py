@@ -49,12 +49,7 @@ async def matter_queue(request: Request) -> Response:
     filters = queue.Filters.from_query(request.query_params)
     centers = [] if is_department_officer(user) else await centers_below(user.center_path)
     page = await queue.fetch(user, filters, {c["id"]: c["path"] for c in centers})
-    context = {
-        "title": _("Matters"), "page": page, "filters": filters, "centers": centers,
-        "center_options": [(c["id"], c["name"]) for c in centers],
-        "statuses": STATUS_LABELS, "categories": CATEGORIES, "channels": CHANNELS,
-        "clock_states": queue.CLOCK_FILTERS,
-    }
+    context = queue.view_context(filters, centers, page)
     # htmx asks for the table only (filters change it in place); without JS the whole page comes.
     if request.headers.get("hx-target") == "queue-results":
         return await render(request, "matters/_queue_table.html", context, headers={"Vary": "HX-Request"})
