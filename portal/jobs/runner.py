@@ -123,8 +123,25 @@ async def _ensure_row(name: str) -> None:
               "VALUES ({}, '', '', '', 0, 0) ON CONFLICT (name) DO NOTHING", name)
 
 
+def _aware(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
 async def _claim(name: str, holder: str, job: Job, *, force: bool) -> bool:
     now = clock.now()
+    # A plain read first: most ticks find the job held or not due, and should not take SQLite's
+    # write lock (every request that writes waits for it) just to learn that.
+    rows = await raw("SELECT lease_until, last_started_at FROM job_lease WHERE name = {}", name)
+    if rows:
+        until, started = _aware(rows[0]["lease_until"]), _aware(rows[0]["last_started_at"])
+        if until is not None and until >= now:
+            return False
+        if not force and started is not None and started > now - dt.timedelta(seconds=job.interval_seconds):
+            return False
     lease_until = now + dt.timedelta(seconds=_lease_seconds(job))
     sql = (
         "UPDATE job_lease SET holder = {}, lease_until = {}, last_started_at = {} "
@@ -250,11 +267,7 @@ async def job_rows(registry: Any) -> list[dict]:
     out = []
     for name, (plugin, job) in sorted(registry.jobs.items()):
         lease = leases.get(name) or {}
-        until = lease.get("lease_until")
-        if isinstance(until, str):
-            until = dt.datetime.fromisoformat(until)
-        if until is not None and until.tzinfo is None:
-            until = until.replace(tzinfo=dt.timezone.utc)
+        until = _aware(lease.get("lease_until"))
         out.append({
             "name": name,
             "plugin": plugin,
