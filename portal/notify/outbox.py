@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal import clock
-from portal.db import current_engine, in_transaction, raw, write_transaction
+from portal.db import current_engine, in_transaction, insert, raw, write_transaction
 from portal.i18n import _
 from portal.notify.email import EmailError, email_sender_for, mask_email
 from portal.notify.senders import configured_senders, mask_phone, mask_phones
@@ -101,6 +101,16 @@ def _require_transaction() -> None:
         raise RuntimeError("queue messages inside the write_transaction() of the change they announce")
 
 
+_EMPTY = {"phone": "", "email": "", "subject": "", "citizen": None, "staff": None, "center": None, "matter": None,
+          "last_error": "", "sent_at": None, "read_at": None, "next_attempt_at": None}
+
+
+async def _store(row: dict) -> int:
+    """Insert one outbox row (every column given: no ORM defaults, which for a nullable Timestamptz
+    would be "now"); ``db.insert`` because every registration and decision queues messages."""
+    return await insert("outbox", _EMPTY | row)
+
+
 async def queue_sms(
     phone: str,
     body: str,
@@ -116,24 +126,18 @@ async def queue_sms(
     if number is None:
         raise ValueError("SMS goes to an 11-digit mainland mobile number only")
     _check_body(body)
-    rows = await Outbox.insert(
-        Outbox(
-            channel="sms",
-            phone=number,
-            citizen=citizen,
-            center=center,
-            matter=matter,
-            kind=kind[:32],
-            body=body,
-            status="pending",
-            attempts=0,
-            created_at=clock.now(),
-            sent_at=None,  # Piccolo's Timestamptz defaults to now, even when nullable
-            read_at=None,
-            next_attempt_at=None,
-        )
-    ).returning(Outbox.id)
-    return rows[0]["id"]
+    return await _store({
+        "channel": "sms",
+        "phone": number,
+        "citizen": citizen,
+        "center": center,
+        "matter": matter,
+        "kind": kind[:32],
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": clock.now(),
+    })
 
 
 async def queue_email(
@@ -158,26 +162,20 @@ async def queue_email(
     if contains_id_number(subject):
         raise ValueError("messages must never contain an ID number")
     _check_body(body, EMAIL_BODY_MAX)
-    rows = await Outbox.insert(
-        Outbox(
-            channel="email",
-            email=address,
-            subject=subject,
-            citizen=citizen,
-            staff=staff,
-            center=center,
-            matter=matter,
-            kind=kind[:32],
-            body=body,
-            status="pending",
-            attempts=0,
-            created_at=clock.now(),
-            sent_at=None,
-            read_at=None,
-            next_attempt_at=None,
-        )
-    ).returning(Outbox.id)
-    return rows[0]["id"]
+    return await _store({
+        "channel": "email",
+        "email": address,
+        "subject": subject,
+        "citizen": citizen,
+        "staff": staff,
+        "center": center,
+        "matter": matter,
+        "kind": kind[:32],
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": clock.now(),
+    })
 
 
 async def queue_inapp(
@@ -195,25 +193,20 @@ async def queue_inapp(
         raise ValueError("an in-app message goes to exactly one citizen or one staff member")
     _check_body(body)
     now = clock.now()
-    rows = await Outbox.insert(
-        Outbox(
-            channel="inapp",
-            phone="",
-            citizen=citizen,
-            staff=staff,
-            center=center,
-            matter=matter,
-            kind=kind[:32],
-            body=body,
-            status="sent",
-            attempts=0,
-            created_at=now,
-            sent_at=now,
-            read_at=None,
-            next_attempt_at=None,
-        )
-    ).returning(Outbox.id)
-    return rows[0]["id"]
+    return await _store({
+        "channel": "inapp",
+        "phone": "",
+        "citizen": citizen,
+        "staff": staff,
+        "center": center,
+        "matter": matter,
+        "kind": kind[:32],
+        "body": body,
+        "status": "sent",
+        "attempts": 0,
+        "created_at": now,
+        "sent_at": now,
+    })
 
 
 # ------------------------------------------------------------------------- reading
