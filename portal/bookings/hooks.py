@@ -35,13 +35,6 @@ def register_jobs():
 
 
 @hookimpl
-def startup(app):
-    from portal.bookings.jobs import remember_app
-
-    remember_app(app)
-
-
-@hookimpl
 def nav_items(request, center, user):
     return [
         NavItem(_("Bookings"), "/bookings", order=40, permission="bookings.view"),

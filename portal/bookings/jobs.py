@@ -1,8 +1,8 @@
 """The booking jobs the scheduler runs (``register_jobs``): reminders, offer expiry, no-shows.
 
 Each is idempotent through per-row conditional claims in ``portal.bookings.service``, so several
-app processes may run them at once. They take the app (for the audit key and the plugin registry)
-or fall back to the one this process started; tests call them directly.
+app processes may run them at once. They take the scheduler's ``JobContext`` or, in tests that
+call them directly, the app (for the audit key and the plugin registry).
 """
 
 from __future__ import annotations
@@ -15,22 +15,11 @@ from portal.crypto import audit_key
 from portal.notify.outbox import deliver_pending, deliver_soon
 from portal.plugin_api import Job
 
-__all__ = ["JOBS", "expire_offers", "mark_no_shows", "send_reminders", "remember_app"]
-
-_app: Any = None
-
-
-def remember_app(app: Any) -> None:
-    global _app
-    _app = app
+__all__ = ["JOBS", "expire_offers", "mark_no_shows", "send_reminders"]
 
 
 def _ctx(target: Any) -> svc.Ctx:
-    """``target``: the scheduler's JobContext (registry, settings), an app, or None (this process's app)."""
-    if target is None:
-        target = _app
-    if target is None:
-        raise RuntimeError("booking jobs need the app or the scheduler's context")
+    """``target``: the scheduler's JobContext (registry, settings) or an app."""
     if hasattr(target, "state"):
         return svc.Ctx(trail=AuditTrail(target.state.audit_key, SYSTEM), registry=target.state.registry)
     return svc.Ctx(trail=AuditTrail(audit_key(target.settings), SYSTEM), registry=target.registry)
@@ -38,28 +27,27 @@ def _ctx(target: Any) -> svc.Ctx:
 
 async def _deliver(target: Any) -> None:
     """Send the queued SMS now rather than at the next delivery run."""
-    target = target if target is not None else _app
     if hasattr(target, "state"):
         deliver_soon(target)
     elif getattr(target, "sms_senders", None) is not None:
         await deliver_pending(target)
 
 
-async def send_reminders(ctx: Any = None) -> int:
+async def send_reminders(ctx: Any) -> int:
     sent = await svc.send_reminders(_ctx(ctx))
     if sent:
         await _deliver(ctx)
     return sent
 
 
-async def expire_offers(ctx: Any = None) -> int:
+async def expire_offers(ctx: Any) -> int:
     ended = await svc.expire_offers(_ctx(ctx))
     if ended:
         await _deliver(ctx)
     return ended
 
 
-async def mark_no_shows(ctx: Any = None) -> int:
+async def mark_no_shows(ctx: Any) -> int:
     return await svc.mark_no_shows(_ctx(ctx))
 
 
