@@ -55,13 +55,7 @@ def prepare_jinja2_environment(env, settings):
 
 @hookimpl
 def nav_items(request, center, user):
-    return _nav_items(request, user)
-
-
-async def _nav_items(request, user):
-    from portal.notify.outbox import unread_count
-
-    unread = await unread_count(staff=user.user_id)
+    unread = user.unread_messages  # counted with the session (portal.auth.sessions)
     items = [
         NavItem(_("Messages (%(count)s unread)", count=unread) if unread else _("Messages"), "/messages", order=5),
         NavItem(_("Workbench"), "/dashboard", order=0),

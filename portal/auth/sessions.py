@@ -30,7 +30,9 @@ SELECT s.id AS session_id, s.stage, s.last_seen_at, s.expires_at,
        c.name AS center_name, c.level AS center_level, c.path AS center_path,
        (SELECT {agg} FROM staff_role r WHERE r."user" = u.id) AS roles,
        (SELECT {agg_m} FROM center_module m
-         WHERE m.center = c.id AND m.allowed AND m.enabled) AS modules
+         WHERE m.center = c.id AND m.allowed AND m.enabled) AS modules,
+       (SELECT count(*) FROM outbox o
+         WHERE o.staff = u.id AND o.read_at IS NULL AND o.channel = 'inapp') AS unread_messages
 FROM auth_session s
 JOIN staff_user u ON u.id = s."user"
 JOIN center c ON c.id = u.center
@@ -119,6 +121,7 @@ async def load(token: str, settings: Settings, permissions_for) -> LoadResult:
             modules=_split(row["modules"]),
             is_demo=bool(row["is_demo"]),
             expires_at=expires,
+            unread_messages=row["unread_messages"],
         )
     )
 
