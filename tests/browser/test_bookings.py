@@ -27,9 +27,18 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from portal.bookings.views import STATUS_LABELS
-from tests.browser.conftest import BIN, ROOT, SERVER_ENV, elder_link, open_guarded, sign_in, vnu
+from tests.browser.conftest import BIN, ROOT, SERVER_ENV, elder_link, open_guarded, sign_in
 from tests.browser.test_matters import citizen_sign_in, navigate, new_phone
-from tests.browser.test_shell_a11y import AXE_OPTIONS, FACTS_JS, MODES, Shot
+from tests.browser.checks import (
+    AXE_OPTIONS,
+    FACTS_JS,
+    MODES,
+    Shot,
+    axe_problems,
+    shape_problems,
+    status_problems,
+    vnu_problems,
+)
 
 CENTER = "大满镇综治中心"
 SERVICE = "示例咨询"
@@ -327,18 +336,14 @@ def _all(bookings) -> list[Shot]:
 
 @pytest.mark.browser
 def test_booking_pages_answer_as_expected(bookings):
-    wrong = [f"{s.name}: {s.status}, expected {s.expected_status}" for s in _all(bookings) if s.status != s.expected_status]
+    wrong = status_problems(_all(bookings))
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("mode", MODES)
 def test_booking_pages_axe(bookings, mode):
-    report = []
-    for shot in bookings["shots"][mode]:
-        for violation in shot.violations:
-            targets = ", ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"]) for n in violation["nodes"][:8])
-            report.append(f"{shot.name}: {violation['id']} ({violation['impact']}) {violation['help']} — {targets}")
+    report = axe_problems(bookings["shots"][mode])
     assert not report, f"{len(report)} axe violation(s):\n" + "\n".join(report)
 
 
@@ -346,17 +351,13 @@ def test_booking_pages_axe(bookings, mode):
 def test_booking_pages_are_valid_html(bookings):
     shots = _all(bookings)
     assert len(shots) > 15
-    documents = [(f"{shot.name} as sent", shot.source) for shot in shots]
-    documents += [(f"{shot.name} page.content()", shot.html) for shot in shots]
-    results = vnu([html for _name, html in documents])
-    report = [f"{name}:\n    " + "\n    ".join(errors) for (name, _html), errors in zip(documents, results) if errors]
+    report = vnu_problems(shots)
     assert not report, "vnu --errors-only:\n" + "\n".join(report)
 
 
 @pytest.mark.browser
 def test_booking_pages_have_one_main_and_heading(bookings):
-    wrong = [f"{s.name}: {s.facts['mains']} <main>, {s.facts['h1s']} <h1>" for s in _all(bookings)
-             if s.facts["mains"] != 1 or s.facts["h1s"] != 1]
+    wrong = shape_problems(_all(bookings))
     assert not wrong, "\n".join(wrong)
 
 

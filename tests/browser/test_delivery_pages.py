@@ -9,7 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.conftest import elder_link, open_guarded, sign_in, vnu
-from tests.browser.test_shell_a11y import AXE_OPTIONS
+from tests.browser.checks import AXE_OPTIONS
 
 PAGES = ("/admin/outbox", "/admin/outbox?status=sent&channel=sms", "/admin/jobs", "/messages")
 

@@ -25,8 +25,19 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from portal.matters.vocab import CATEGORIES, EVENT_LABELS, RATINGS, STATUS_LABELS
-from tests.browser.conftest import DESKTOP, PHONE, elder_link, open_guarded, sign_in, vnu
-from tests.browser.test_shell_a11y import AXE_OPTIONS, FACTS_JS, MIN_TEXT_PX, MODES, Shot
+from tests.browser.conftest import DESKTOP, PHONE, elder_link, open_guarded, sign_in
+from tests.browser.checks import (
+    AXE_OPTIONS,
+    FACTS_JS,
+    MIN_TEXT_PX,
+    MODES,
+    Shot,
+    axe_problems,
+    shape_problems,
+    small_text,
+    status_problems,
+    vnu_problems,
+)
 
 VILLAGE = "新新村综治中心"  # xxc_window's center
 TOWNSHIP = "大满镇综治中心"  # its upper center: reviews go there
@@ -511,55 +522,35 @@ def _all(window) -> list[Shot]:
 
 @pytest.mark.browser
 def test_window_pages_answer_as_expected(window):
-    wrong = [f"{s.name}: {s.status}, expected {s.expected_status}" for s in _all(window) if s.status != s.expected_status]
+    wrong = status_problems(_all(window))
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("mode", MODES)
 def test_window_axe_finds_no_violations(window, mode):
-    report = []
-    for shot in window[mode]:
-        for violation in shot.violations:
-            targets = ", ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"]) for n in violation["nodes"][:8])
-            report.append(f"{shot.name}: {violation['id']} ({violation['impact']}) {violation['help']} — {targets}")
+    report = axe_problems(window[mode])
     assert not report, f"{len(report)} axe violation(s):\n" + "\n".join(report)
 
 
 @pytest.mark.browser
 def test_window_pages_are_valid_html(window):
     shots = [shot for shot in _all(window) if not shot.label.endswith("every <details> open")]
-    documents = [(f"{shot.name} as sent", shot.source) for shot in shots]
-    documents += [(f"{shot.name} page.content()", shot.html) for shot in shots]
-    results = vnu([html for _name, html in documents])
-    report = [f"{name}:\n    " + "\n    ".join(errors) for (name, _html), errors in zip(documents, results) if errors]
+    report = vnu_problems(shots)
     assert not report, "vnu --errors-only:\n" + "\n".join(report)
 
 
 @pytest.mark.browser
 def test_window_language_landmarks_and_one_heading(window):
-    wrong = []
-    for shot in _all(window):
-        facts = shot.facts
-        if facts["lang"] != "zh-CN":
-            wrong.append(f"{shot.name}: <html lang={facts['lang']!r}>")
-        if facts["mains"] != 1 or facts["h1s"] != 1:
-            wrong.append(f"{shot.name}: {facts['mains']} <main>, {facts['h1s']} <h1>")
-        if ("elder" in facts["htmlClass"].split()) != (shot.mode == "elder"):
-            wrong.append(f"{shot.name}: <html class={facts['htmlClass']!r}>")
+    wrong = shape_problems(_all(window))
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("mode", MODES)
 def test_window_text_is_large_enough(window, mode):
-    least = MIN_TEXT_PX[mode]
-    small = []
-    for shot in window[mode]:
-        if shot.facts["body"] < least:
-            small.append(f"{shot.name}: body {shot.facts['body']}px")
-        small += [f"{shot.name}: {what} {px}px" for what, px in shot.facts["text"] if px < least]
-    assert not small, f"text under {least}px in {mode} mode:\n" + "\n".join(sorted(set(small)))
+    small = small_text(window[mode], mode)
+    assert not small, f"text under {MIN_TEXT_PX[mode]}px in {mode} mode:\n" + "\n".join(small)
 
 
 # --------------------------------------------------------------------------- phone

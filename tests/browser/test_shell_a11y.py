@@ -7,54 +7,24 @@ slow parts (page loads, one JVM start for vnu) are paid once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from portal.i18n import gettext
-from tests.browser.conftest import elder_link, open_guarded, sign_in, vnu
-
-MODES = ("normal", "elder")
-MIN_TEXT_PX = {"normal": 18.0, "elder": 22.0}
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]},
-    "resultTypes": ["violations"],
-}
-# Running text of the page body (badges such as .tag and the phase banner are deliberately smaller).
-FACTS_JS = """() => {
-  const size = (el) => parseFloat(getComputedStyle(el).fontSize);
-  const text = [...document.querySelectorAll('main p, main li, main dd, main dt, main td, main th, main label, main input:not([type=checkbox]):not([type=radio]), main select, main textarea, main button')]
-    .filter((el) => el.getClientRects().length && !el.closest('.visually-hidden'))
-    .map((el) => [el.tagName.toLowerCase() + (el.className ? '.' + el.className.split(' ').join('.') : ''), size(el)]);
-  return {
-    lang: document.documentElement.getAttribute('lang'),
-    htmlClass: document.documentElement.className,
-    mains: document.querySelectorAll('main').length,
-    h1s: document.querySelectorAll('h1').length,
-    body: size(document.body),
-    text: text,
-  };
-}"""
-
-
-@dataclass
-class Shot:
-    mode: str
-    label: str
-    url: str
-    status: int | None
-    expected_status: int
-    source: str  # the HTML as the server sent it (parse errors show only here)
-    html: str  # the document after parsing and scripts (page.content())
-    violations: list[dict]
-    facts: dict = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return f"[{self.mode}] {self.label} ({self.url})"
-
+from tests.browser.checks import (
+    AXE_OPTIONS,
+    FACTS_JS,
+    MIN_TEXT_PX,
+    MODES,
+    Shot,
+    axe_problems,
+    shape_problems,
+    small_text,
+    status_problems,
+    vnu_problems,
+)
+from tests.browser.conftest import elder_link, open_guarded, sign_in
 
 class Walk:
     def __init__(self, page, mode: str):
@@ -168,56 +138,35 @@ def _all(shell) -> list[Shot]:
 
 @pytest.mark.browser
 def test_every_page_answers_as_expected(shell):
-    wrong = [f"{s.name}: {s.status}, expected {s.expected_status}" for s in _all(shell) if s.status != s.expected_status]
+    wrong = status_problems(_all(shell))
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("mode", MODES)
 def test_axe_finds_no_violations(shell, mode):
-    report = []
-    for shot in shell[mode]:
-        for violation in shot.violations:
-            targets = ", ".join(" ".join(node["target"]) if isinstance(node["target"], list) else str(node["target"]) for node in violation["nodes"][:8])
-            report.append(f"{shot.name}: {violation['id']} ({violation['impact']}) {violation['help']} — {targets}")
+    report = axe_problems(shell[mode])
     assert not report, f"{len(report)} axe violation(s):\n" + "\n".join(report)
 
 
 @pytest.mark.browser
 def test_every_page_is_valid_html(shell):
     shots = _all(shell)
-    # Both what the server sent and the live document (page.content()), in one vnu run.
-    documents = [(f"{shot.name} as sent", shot.source) for shot in shots]
-    documents += [(f"{shot.name} page.content()", shot.html) for shot in shots]
-    results = vnu([html for _name, html in documents])
-    report = [f"{name}:\n    " + "\n    ".join(errors) for (name, _html), errors in zip(documents, results) if errors]
+    report = vnu_problems(shots)
     assert not report, "vnu --errors-only:\n" + "\n".join(report)
 
 
 @pytest.mark.browser
 def test_language_landmarks_and_one_heading(shell):
-    wrong = []
-    for shot in _all(shell):
-        facts = shot.facts
-        if facts["lang"] != "zh-CN":
-            wrong.append(f"{shot.name}: <html lang={facts['lang']!r}>")
-        if facts["mains"] != 1 or facts["h1s"] != 1:
-            wrong.append(f"{shot.name}: {facts['mains']} <main>, {facts['h1s']} <h1>")
-        if ("elder" in facts["htmlClass"].split()) != (shot.mode == "elder"):
-            wrong.append(f"{shot.name}: <html class={facts['htmlClass']!r}>")
+    wrong = shape_problems(_all(shell))
     assert not wrong, "\n".join(wrong)
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("mode", MODES)
 def test_body_text_is_large_enough(shell, mode):
-    least = MIN_TEXT_PX[mode]
-    small = []
-    for shot in shell[mode]:
-        if shot.facts["body"] < least:
-            small.append(f"{shot.name}: body {shot.facts['body']}px")
-        small += [f"{shot.name}: {what} {px}px" for what, px in shot.facts["text"] if px < least]
-    assert not small, f"text under {least}px in {mode} mode:\n" + "\n".join(small)
+    small = small_text(shell[mode], mode)
+    assert not small, f"text under {MIN_TEXT_PX[mode]}px in {mode} mode:\n" + "\n".join(small)
 
 
 @pytest.mark.browser
