@@ -37,9 +37,7 @@ import json
 import os
 import re
 import secrets
-import shlex
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -66,8 +64,9 @@ from bench.run import (  # noqa: E402  (the issue-2 benchmark's helpers: same se
     log,
     machine_info,
     pg_admin,
-    redact,
+    prepare_run,
     run_checked,
+    run_databases,
     sign_in,
 )
 
@@ -505,36 +504,11 @@ def main(argv: list[str] | None = None) -> int:
             and 25_000 <= args.count <= 5_000_000):
         parser.error("out of bounds: rounds 1–9, durations ≤ 60 s, warm-up ≤ 30 s, connections 1–256, "
                      "count 25,000–5,000,000")
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed")
-    for tool in ("granian", "portal", "python"):
-        if not (VENV_BIN / tool).exists():
-            parser.error(f"{VENV_BIN / tool} is missing (make install)")
-
-    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server and the scratch database go too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    argv_shown = list(sys.argv[1:] if argv is None else argv)
-    argv_shown = [redact(a) if a.startswith(("postgres://", "postgresql://")) else a for a in argv_shown]
-    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
-    command = shlex.join([python, "bench/matters.py", *argv_shown])
+    command = prepare_run(parser, "bench/matters.py", argv)
     started = dt.datetime.now()
     info = machine_info()
-
-    results = []
     try:
-        if not args.no_sqlite:
-            tmp = Path(tempfile.mkdtemp(prefix="whistle-bench-matters-sqlite-"))
-            try:
-                results.append(measure(prepare_sqlite(tmp), args))
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        if args.pg:
-            tmp = Path(tempfile.mkdtemp(prefix="whistle-bench-matters-pg-"))
-            try:
-                results.append(measure(prepare_postgres(args.pg, tmp), args))
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        results = run_databases(args, measure, prepare_sqlite, prepare_postgres, "whistle-bench-matters")
     except BenchError as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1

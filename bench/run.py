@@ -504,6 +504,37 @@ def write_report(path: Path, command: str, info: dict, args, results: list[dict]
 # ----------------------------------------------------------------------------- main
 
 
+def prepare_run(parser: argparse.ArgumentParser, script: str, argv: list[str] | None) -> str:
+    """What every benchmark checks and sets up before it runs; returns its command line as shown in
+    the report (PostgreSQL URLs redacted)."""
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed")
+    for tool in ("granian", "portal", "python"):
+        if not (VENV_BIN / tool).exists():
+            parser.error(f"{VENV_BIN / tool} is missing (make install)")
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server and the scratch database go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    shown = list(sys.argv[1:] if argv is None else argv)
+    shown = [redact(a) if a.startswith(("postgres://", "postgresql://")) else a for a in shown]
+    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
+    return shlex.join([python, script, *shown])
+
+
+def run_databases(args, measure, prepare_sqlite, prepare_postgres, prefix: str) -> list[dict]:
+    """``measure`` on SQLite (unless ``--no-sqlite``) and on PostgreSQL (with ``--pg``), each in its own temp dir."""
+    results = []
+    for wanted, label, prepare in ((not args.no_sqlite, "sqlite", prepare_sqlite),
+                                   (bool(args.pg), "pg", lambda tmp: prepare_postgres(args.pg, tmp))):
+        if not wanted:
+            continue
+        tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-{label}-"))
+        try:
+            results.append(measure(prepare(tmp), args))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg", metavar="URL", help="also run on PostgreSQL (local server; scratch db whistle_bench)")
@@ -518,36 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.rounds <= 9 and 0 < args.duration <= 60 and 0 <= args.warmup <= 30
             and 0 < args.c1_duration <= 60 and 1 <= args.connections <= 256):
         parser.error("out of bounds: rounds 1–9, durations ≤ 60 s, warm-up ≤ 30 s, connections 1–256")
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed")
-    for tool in ("granian", "portal", "python"):
-        if not (VENV_BIN / tool).exists():
-            parser.error(f"{VENV_BIN / tool} is missing (make install)")
-
-    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server and the scratch database go too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-    argv_shown = list(sys.argv[1:] if argv is None else argv)
-    argv_shown = [redact(a) if a.startswith(("postgres://", "postgresql://")) else a for a in argv_shown]
-    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
-    command = shlex.join([python, "bench/run.py", *argv_shown])
+    command = prepare_run(parser, "bench/run.py", argv)
     started = dt.datetime.now()
     info = machine_info()
-
-    results = []
     try:
-        if not args.no_sqlite:
-            tmp = Path(tempfile.mkdtemp(prefix="whistle-bench-sqlite-"))
-            try:
-                results.append(measure(prepare_sqlite(tmp), args))
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        if args.pg:
-            tmp = Path(tempfile.mkdtemp(prefix="whistle-bench-pg-"))
-            try:
-                results.append(measure(prepare_postgres(args.pg, tmp), args))
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        results = run_databases(args, measure, prepare_sqlite, prepare_postgres, "whistle-bench")
     except BenchError as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
