@@ -22,7 +22,7 @@ from portal.citizens import codes, sessions
 from portal.citizens.guards import CITIZEN_HOME, citizen_guard, citizen_of
 from portal.db import write_transaction
 from portal.i18n import _
-from portal.notify.outbox import deliver_soon, inbox, mark_read
+from portal.notify.outbox import deliver_soon, open_inbox
 from portal.notify.senders import DevelopmentSender, mask_phone
 from portal.web.forms import normalize_phone, read_form
 from portal.web.render import redirect, render
@@ -276,17 +276,14 @@ async def logout(request: Request) -> Response:
 @get("/my/messages", guards=[citizen_guard])
 async def my_messages(request: Request, before: FromQuery[int | None] = None) -> Response:
     me = citizen_of(request)
-    rows = await inbox(citizen=me.citizen_id, before=before, limit=PAGE_SIZE + 1)
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    await mark_read([row["id"] for row in rows if row["read_at"] is None], citizen=me.citizen_id)
+    rows, older = await open_inbox(citizen=me.citizen_id, before=before, page_size=PAGE_SIZE)
     return await render(
         request,
         "citizens/messages.html",
         {
             "title": _("My messages"),
             "messages": rows,
-            "older": rows[-1]["id"] if more else None,
+            "older": older,
             "citizen": me,
             "hide_sign_in": True,
         },

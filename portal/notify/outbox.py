@@ -52,6 +52,7 @@ __all__ = [
     "deliver_pending",
     "deliver_soon",
     "inbox",
+    "open_inbox",
     "mark_read",
     "queue_email",
     "queue_inapp",
@@ -227,6 +228,17 @@ async def inbox(*, citizen: int | None = None, staff: int | None = None, before:
     if before is not None:
         query = query.where(Outbox.id < before)
     return await query.order_by(Outbox.id, ascending=False).limit(limit)
+
+
+async def open_inbox(*, citizen: int | None = None, staff: int | None = None, before: int | None = None,
+                     page_size: int = 50) -> tuple[list[dict], int | None]:
+    """One page of a reader's inbox as its page shows it: the messages (marked read, since they are
+    now seen) and the keyset of the next older page, if any."""
+    rows = await inbox(citizen=citizen, staff=staff, before=before, limit=page_size + 1)
+    older = rows[page_size - 1]["id"] if len(rows) > page_size else None
+    rows = rows[:page_size]
+    await mark_read([row["id"] for row in rows if row["read_at"] is None], citizen=citizen, staff=staff)
+    return rows, older
 
 
 async def mark_read(ids: list[int], *, citizen: int | None = None, staff: int | None = None) -> None:

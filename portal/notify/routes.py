@@ -27,7 +27,7 @@ from portal.centers.scope import prefix_range
 from portal.db import raw
 from portal.i18n import _
 from portal.notify.email import mask_email
-from portal.notify.outbox import inbox, mark_read
+from portal.notify.outbox import open_inbox
 from portal.notify.senders import mask_phone
 from portal.plugin_api import Permission
 from portal.web.render import render
@@ -120,14 +120,11 @@ async def outbox_page(
 @get("/messages")
 async def staff_messages(request: Request, before: FromQuery[int | None] = None) -> Response:
     user = principal(request)
-    rows = await inbox(staff=user.user_id, before=before, limit=PAGE_SIZE + 1)
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    await mark_read([row["id"] for row in rows if row["read_at"] is None], staff=user.user_id)
+    rows, older = await open_inbox(staff=user.user_id, before=before, page_size=PAGE_SIZE)
     return await render(
         request,
         "notify/inbox.html",
-        {"title": _("My messages"), "messages": rows, "older": rows[-1]["id"] if more else None},
+        {"title": _("My messages"), "messages": rows, "older": older},
         headers={"Cache-Control": "no-store"},
     )
 
