@@ -151,22 +151,28 @@ async def set_services(request: Request, resource_id: FromPath[int]) -> Response
     return redirect(request, f"/admin/booking-resources/{resource_id}", _("Services saved."))
 
 
+def _time_range(values: dict, start_key: str, end_key: str, errors: dict) -> tuple[int | None, int | None]:
+    """Opening hours from two "9:00" fields as minutes of the day; problems go into ``errors``."""
+    start, end = parse_time(values[start_key]), parse_time(values[end_key])
+    if start is None:
+        errors[start_key] = _("Enter the time as 9:00.")
+    if end is None:
+        errors[end_key] = _("Enter the time as 9:00.")
+    elif start is not None and end <= start:
+        errors[end_key] = _("The end must be after the start.")
+    return start, end
+
+
 @post("/admin/booking-resources/{resource_id:int}/rules", guards=[staff_guard], opt=MANAGE)
 async def add_rule(request: Request, resource_id: FromPath[int]) -> Response:
     resource = await _resource(request, resource_id)
     form = await read_form(request)
     values = {k: form.str(k, 8) for k in ("weekday", "start", "end")}
     weekday = int(values["weekday"]) if values["weekday"].isdigit() and int(values["weekday"]) < 7 else None
-    start, end = parse_time(values["start"]), parse_time(values["end"])
     errors = {}
     if weekday is None:
         errors["weekday"] = _("Choose a day of the week.")
-    if start is None:
-        errors["start"] = _("Enter the time as 9:00.")
-    if end is None:
-        errors["end"] = _("Enter the time as 9:00.")
-    elif start is not None and end <= start:
-        errors["end"] = _("The end must be after the start.")
+    start, end = _time_range(values, "start", "end", errors)
     if errors:
         return await _page(request, resource, errors, values, status=422)
     async with write_transaction():
@@ -205,13 +211,7 @@ async def add_exception(request: Request, resource_id: FromPath[int]) -> Respons
     if kind not in ("closed_day", "closed", "open"):
         errors["kind"] = _("Choose what happens on that day.")
     elif kind != "closed_day":
-        start, end = parse_time(values["ex_start"]), parse_time(values["ex_end"])
-        if start is None:
-            errors["ex_start"] = _("Enter the time as 9:00.")
-        if end is None:
-            errors["ex_end"] = _("Enter the time as 9:00.")
-        elif start is not None and end <= start:
-            errors["ex_end"] = _("The end must be after the start.")
+        start, end = _time_range(values, "ex_start", "ex_end", errors)
     if errors:
         return await _page(request, resource, errors, values, status=422)
     async with write_transaction():

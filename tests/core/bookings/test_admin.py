@@ -33,6 +33,9 @@ async def test_admin_sets_up_a_resource_through_the_pages(app, client, client_fa
     past = await client.submit(f"{url}/exceptions", {"day": "2020-01-01", "kind": "closed_day"})
     assert past.status_code == 422 and "该日期已过" in html_text(past)
     day = next_workday()
+    reversed_hours = await client.submit(f"{url}/exceptions", {"day": day.isoformat(), "kind": "open", "ex_start": "15:00", "ex_end": "14:00"})
+    assert reversed_hours.status_code == 422 and "结束时间应晚于开始时间" in html_text(reversed_hours)
+    assert not await raw("SELECT id FROM booking_exception WHERE resource = {}", rid)
     assert (await client.submit(f"{url}/exceptions", {"day": day.isoformat(), "kind": "open", "ex_start": "14:00", "ex_end": "15:00"})).status_code == 303
     page = await client.get(url)
     assert "周一 9:00–12:00" in html_text(page) and "14:00–15:00" in html_text(page)
