@@ -116,6 +116,10 @@ class _LoopWriter:
         if head.startswith("BEGIN"):
             await self._begin(sql)
             return []
+        if head.startswith("ROLLBA") and not self.connection.in_transaction:
+            # SQLite already rolled back (some errors end the transaction themselves): do not let
+            # "no transaction is active" replace the error that caused it.
+            return []
         if head.startswith(self._OFF_LOOP) or not self.connection.in_transaction:
             rows = await self._off_loop(sql, args)  # a commit, or an autocommit write: fsync
             self.on_commit()

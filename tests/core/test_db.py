@@ -252,3 +252,18 @@ async def test_the_wal_is_checkpointed_while_the_app_writes(app, settings):
     # holds about CHECKPOINT_EVERY commits' pages (~4 MB).
     assert wal < 8 * 1024 * 1024, wal
     assert (await raw("SELECT count(*) AS n FROM filler"))[0]["n"] == CHECKPOINT_EVERY * 6
+
+
+@sqlite_only
+async def test_an_error_after_sqlite_ended_the_transaction_is_the_error_raised(app):
+    """The writer's ROLLBACK after SQLite has already ended the transaction is a no-op, so the
+    caller sees the error that ended it, not "cannot rollback - no transaction is active"."""
+    with pytest.raises(ZeroDivisionError):
+        async with write_transaction():
+            await Center.insert(Center(code="TMP-R", name="临时", level="village", path="/r/"))
+            await raw("ROLLBACK")  # as SQLite does by itself on some errors
+            1 / 0
+    assert not await Center.exists().where(Center.code == "TMP-R")
+    async with write_transaction():  # and the writer works afterwards
+        await Center.insert(Center(code="TMP-S", name="临时", level="village", path="/s/"))
+    assert await Center.exists().where(Center.code == "TMP-S")
