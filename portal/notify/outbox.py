@@ -6,8 +6,10 @@ the change):
 * ``queue_sms(phone, body, kind=…)`` → a ``pending`` SMS row;
 * ``queue_email(address, subject, body, kind=…)`` → a ``pending`` email row (sent over SMTP,
   ``PORTAL_SMTP_*``);
-* ``queue_inapp(body=…, kind=…, citizen=… | staff=…)`` → an in-app message, delivered by existing
-  (``sent`` at once; ``read_at`` is set when its reader opens it).
+* ``queue_inapp(body=…, kind=…, citizen=… | staff=…, link=…)`` → an in-app message, delivered by
+  existing (``sent`` at once; ``read_at`` is set when its reader opens it); ``link`` is an optional
+  site-relative path shown as "查看". A staff member's in-app messages also reach their open pages
+  at once as live alerts (``portal.notify.live``).
 
 Delivery (after the commit): the handler calls ``deliver_soon(request.app)``. One delivery task
 runs per app: a call while it runs only asks it for one more pass (a burst of 32 requests costs
@@ -97,12 +99,23 @@ def _check_body(body: str, limit: int = BODY_MAX) -> None:
         raise ValueError("messages must never contain an ID number")
 
 
+LINK_MAX = 200
+
+
+def _check_link(link: str) -> None:
+    if not link:
+        return
+    if (len(link) > LINK_MAX or not link.startswith("/") or link.startswith("//") or "\\" in link
+            or any(ch.isspace() or ord(ch) < 32 for ch in link)):
+        raise ValueError(f"a message link is a site-relative path starting with '/' (at most {LINK_MAX} characters)")
+
+
 def _require_transaction() -> None:
     if not in_transaction():
         raise RuntimeError("queue messages inside the write_transaction() of the change they announce")
 
 
-_EMPTY = {"phone": "", "email": "", "subject": "", "citizen": None, "staff": None, "center": None, "matter": None,
+_EMPTY = {"phone": "", "email": "", "subject": "", "link": "", "citizen": None, "staff": None, "center": None, "matter": None,
           "last_error": "", "sent_at": None, "read_at": None, "next_attempt_at": None}
 
 
@@ -187,12 +200,18 @@ async def queue_inapp(
     staff: int | None = None,
     center: int | None = None,
     matter: int | None = None,
+    link: str = "",
 ) -> int:
-    """Store an in-app message for one citizen or one staff member (delivered as it commits)."""
+    """Store an in-app message for one citizen or one staff member (delivered as it commits).
+
+    ``link``: where "查看" leads, a path on this site ("/matters/12"); anything else (a full URL,
+    "//host", "javascript:") is refused, since the link is rendered to its reader as is.
+    """
     _require_transaction()
     if (citizen is None) == (staff is None):
         raise ValueError("an in-app message goes to exactly one citizen or one staff member")
     _check_body(body)
+    _check_link(link)
     now = clock.now()
     return await _store({
         "channel": "inapp",
@@ -203,6 +222,7 @@ async def queue_inapp(
         "matter": matter,
         "kind": kind[:32],
         "body": body,
+        "link": link or "",
         "status": "sent",
         "attempts": 0,
         "created_at": now,
@@ -223,7 +243,8 @@ def _recipient(citizen: int | None, staff: int | None):
 async def inbox(*, citizen: int | None = None, staff: int | None = None, before: int | None = None, limit: int = 50) -> list[dict]:
     """In-app messages of one reader, newest first; ``before`` is the keyset (an outbox id)."""
     query = Outbox.select(
-        Outbox.id, Outbox.kind, Outbox.body, Outbox.created_at, Outbox.read_at, Outbox.matter, Outbox.center
+        Outbox.id, Outbox.kind, Outbox.body, Outbox.link, Outbox.created_at, Outbox.read_at, Outbox.matter,
+        Outbox.center
     ).where(_recipient(citizen, staff))
     if before is not None:
         query = query.where(Outbox.id < before)

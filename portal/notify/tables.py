@@ -24,6 +24,8 @@ class Outbox(Table, tablename="outbox"):
     matter = ForeignKey(references=Matter, null=True, on_delete=OnDelete.set_null)
     kind = Varchar(length=32, default="")  # what it is about: sign_in_code, matter_accepted…
     body = Text()
+    # In-app only: a site-relative path the message points to ("查看"), e.g. the matter or check-in page.
+    link = Varchar(length=200, default="")
     status = Varchar(length=12, index=True, default="pending")  # pending | sending | sent | failed
     attempts = Integer(default=0)
     last_error = Varchar(length=200, default="")
