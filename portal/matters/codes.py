@@ -16,10 +16,27 @@ assert len(ALPHABET) == 32
 LENGTH = 12
 
 
+_INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
+
+
+def _times_x(value: int) -> int:
+    # Multiplication by x in GF(32) = GF(2)[x] / (x^5 + x^2 + 1).
+    value <<= 1
+    return value ^ 0b100101 if value & 0b100000 else value
+
+
 def _check_char(body: str) -> str:
-    # Weighted sum mod 32 with position weights: detects any single substitution and adjacent swaps.
-    total = sum((i + 1) * ALPHABET.index(ch) for i, ch in enumerate(body))
-    return ALPHABET[total % len(ALPHABET)]
+    """Damm's check over GF(32): state = x·state + symbol; the check symbol brings it back to 0.
+
+    The operation a∘b = x·a + b is a quasigroup (every single substitution changes the end state)
+    and totally anti-symmetric ((c∘a)∘b = (c∘b)∘a only if a = b, because x + 1 ≠ 0), so every
+    single wrong character and every swap of two neighbours is caught. A weighted sum mod 32
+    cannot do both: an even weight misses a change by 16.
+    """
+    state = 0
+    for ch in body:
+        state = _times_x(state) ^ _INDEX[ch]
+    return ALPHABET[_times_x(state)]
 
 
 def new_code() -> str:
