@@ -328,13 +328,37 @@ async def jobs_list(settings: Settings) -> None:
         ]))
 
 
+def _parse_now(value: str | None):
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("an ISO date and time, e.g. 2026-11-27T15:30+08:00", param_hint="'--now'") from None
+    from portal.clock import TZ_CN
+
+    # Without an offset the time is China time, as everywhere in the portal's interface.
+    return moment if moment.tzinfo else moment.replace(tzinfo=TZ_CN)
+
+
 @jobs.command("run")
 @click.argument("name")
+@click.option("--now", "now", default=None, metavar="ISO-DATETIME",
+              help="Run as if it were this moment (tests and demos; refused in production).")
 @with_db
-async def jobs_run(settings: Settings, name: str) -> None:
+async def jobs_run(settings: Settings, name: str, now: str | None) -> None:
     """Run job NAME once now (exit 1 if it failed, 75 if another process holds it)."""
+    from portal import clock
     from portal.jobs.runner import run_job
 
+    moment = _parse_now(now)
+    if moment is not None:
+        if settings.production:
+            raise click.ClickException("--now is refused in production: jobs run on the real clock there")
+        # Travel this process's clock: the job (ctx.now), its messages and its lease see that moment.
+        clock.travel(seconds=(moment - clock.now()).total_seconds())
     registry = _registry(settings)
     if name not in registry.jobs:
         raise click.ClickException(f"no job named {name} (see: portal jobs list)")

@@ -1,12 +1,15 @@
 """Demo data: 甘州区 and some of its townships and villages, the departments named in the article,
-and one account per role. Loading twice changes nothing; production refuses to run with it."""
+one account per role (and officers of the departments the check-in demo summons), and the bundled
+modules switched on at every demo center. Loading twice changes nothing; production refuses to
+run with it."""
 
 from __future__ import annotations
 
+from portal import clock
 from portal.audit.chain import AuditTrail
 from portal.auth.passwords import hash_password
 from portal.db import write_transaction
-from portal.tables import Center, Department, StaffRole, StaffUser
+from portal.tables import Center, CenterModule, Department, StaffRole, StaffUser
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "demo_accounts_present", "load_demo", "remove_demo"]
 
@@ -56,10 +59,20 @@ DEMO_USERS = [
     ("dzz_window", "党寨镇受理员（演示）", "GZQ-DZZ", ["window_staff"], None),
     ("xxc_window", "新新村受理员（演示）", "GZQ-DMZ-XXC", ["window_staff", "center_admin"], None),
     ("rsj_officer", "区人社局工作人员（演示）", "GZQ", ["department_officer"], "RSJ"),
+    ("zjj_officer", "区住建局工作人员（演示）", "GZQ", ["department_officer"], "ZJJ"),
+    ("gafj_officer", "公安甘州分局工作人员（演示）", "GZQ", ["department_officer"], "GAFJ"),
+    ("scjgj_officer", "区市场监管局工作人员（演示）", "GZQ", ["department_officer"], "SCJGJ"),
     ("leader", "区领导（演示）", "GZQ", ["leader"], None),
     ("lawyer", "值班律师（演示）", "GZQ", ["lawyer"], None),
     ("counselor", "心理咨询师（演示）", "GZQ", ["counselor"], None),
 ]
+
+# Demo mobile numbers (the SMS stay in the outbox in demo mode): the officers whom the check-in
+# module summons, and their departments' own phones (alerted when a department has no leader).
+DEMO_PHONES = {"zjj_officer": "13909361001", "gafj_officer": "13909361002", "scjgj_officer": "13909361003"}
+DEMO_DEPARTMENT_PHONES = {"ZJJ": "13909362001", "GAFJ": "13909362002", "SCJGJ": "13909362003"}
+# Modules the demo switches on (allowed and enabled) at every demo center.
+DEMO_MODULES = ("checkin",)
 
 
 async def demo_accounts_present() -> bool:
@@ -91,7 +104,8 @@ async def load_demo(trail: AuditTrail) -> dict[str, int]:
             if code in departments:
                 continue
             rows = await Department.insert(
-                Department(code=code, name=name, center=ids[center]["id"], at_district=at_d, at_township=at_t, at_village=at_v)
+                Department(code=code, name=name, center=ids[center]["id"], at_district=at_d, at_township=at_t, at_village=at_v,
+                           phone=DEMO_DEPARTMENT_PHONES.get(code, ""))
             ).returning(Department.id)
             departments[code] = rows[0]["id"]
             created["departments"] += 1
@@ -107,13 +121,28 @@ async def load_demo(trail: AuditTrail) -> dict[str, int]:
                     password_hash=password_hash,
                     center=ids[center]["id"],
                     department=departments[department] if department else None,
+                    phone=DEMO_PHONES.get(username, ""),
                     is_demo=True,
                 )
             ).returning(StaffUser.id)
             await StaffRole.insert(*[StaffRole(user=rows[0]["id"], role=role) for role in roles])
             created["users"] += 1
             await trail("staff.created", object_type="staff_user", object_id=rows[0]["id"], center_id=ids[center]["id"], fields=("roles",))
+        await _switch_on_modules(trail, [ids[code]["id"] for code, *_rest in CENTERS])
     return created
+
+
+async def _switch_on_modules(trail: AuditTrail, center_ids: list[int]) -> None:
+    """Allow and enable ``DEMO_MODULES`` where the demo has not decided yet (as the admins would;
+    a module's defaults are created when first used)."""
+    existing = {(row["center"], row["module"]) for row in await CenterModule.select(CenterModule.center, CenterModule.module)}
+    for center_id in center_ids:
+        for module in DEMO_MODULES:
+            if (center_id, module) in existing:
+                continue
+            await CenterModule.insert(CenterModule(center=center_id, module=module, allowed=True, enabled=True, updated_at=clock.now()))
+            for action in ("module.allowed", "module.enabled"):
+                await trail(action, object_type="module", object_id=module, center_id=center_id, fields=(action.split(".")[1],))
 
 
 async def remove_demo(trail: AuditTrail) -> int:

@@ -49,7 +49,10 @@ async def module_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     """A module's pages exist only where the module is enabled: elsewhere they are 404.
 
     Public pages name their center in the path (``center_code``); staff pages use the
-    signed-in member's center.
+    signed-in member's center. A staff page about one record of another center (a department
+    officer at the district answering a township's whistle) declares ``opt={"module_at":
+    "record"}``: the member's own center is not checked, and the handler's scope loader (or the
+    handler) must answer 404 unless the module is enabled at the *record's* center.
     """
     from portal.centers.modules import enabled_modules_for_code
 
@@ -62,7 +65,7 @@ async def module_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     user = connection.scope.get("user")
     if user is None or not user.signed_in:
         raise SignInRequired(expired=connection.scope.get("auth") == "expired")
-    if module not in user.modules:
+    if module not in user.modules and handler.opt.get("module_at") != "record":
         raise NotFoundException()
     await check_scope(connection, handler, user)
     permission = handler.opt.get("permission")
