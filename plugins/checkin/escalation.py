@@ -14,7 +14,8 @@ with ``UPDATE … SET escalation_step = n WHERE id = … AND escalation_step = <
 checked_in_at IS NULL`` in the transaction that queues its messages and writes its timeline
 event, so two processes running the job at the same moment send each step once, and a department
 that checks in meanwhile gets nothing more (the check-in and the claim update the same row).
-The limit passing also marks the summons ``late``.
+Once the limit has passed (strictly: a check-in at the limit is in time), each run first marks the
+summonses still waiting ``late``.
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ async def _fire(who: Who, whistle: dict, summons: dict, number: int, kind: str, 
     first or the department checked in meanwhile."""
     async with write_transaction():
         claimed = await raw(
-            "UPDATE checkin_summons SET escalation_step = {}, late = {} "
+            "UPDATE checkin_summons SET escalation_step = {} "
             "WHERE id = {} AND escalation_step = {} AND checked_in_at IS NULL RETURNING id",
-            number, True, summons["id"], previous,
+            number, summons["id"], previous,
         )
         if not claimed:
             return False

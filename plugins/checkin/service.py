@@ -172,10 +172,11 @@ async def _lock(whistle_id: int) -> dict:
 
 
 async def summonses(whistle_id: int) -> list[dict]:
-    return await raw(
+    # Plain dicts: pages add their own keys (asyncpg's records are read-only).
+    return [dict(row) for row in await raw(
         "SELECT s.*, d.name AS department_name, d.phone AS department_phone FROM checkin_summons s "
         "JOIN department d ON d.id = s.department WHERE s.whistle = {} ORDER BY d.name, s.id", whistle_id,
-    )
+    )]
 
 
 # ----------------------------------------------------------------------------- policy

@@ -50,8 +50,7 @@ async def officer_widget(user) -> dict:
         user.department_id,
     )
     now = clock.now()
-    for row in rows:
-        row["overdue"] = svc.as_dt(row["ack_due_at"]) < now
+    rows = [{**row, "overdue": svc.as_dt(row["ack_due_at"]) < now} for row in rows]
     return {"waiting": rows[:LIST_LIMIT], "more": len(rows) > LIST_LIMIT}
 
 

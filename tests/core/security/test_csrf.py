@@ -39,6 +39,8 @@ MATTER_VALUES = {"matter_id": "1", "code": "2222-2222-2222", "step": "center", "
 # …and of the appointments engine's.
 BOOKING_VALUES = {"service_key": "sample_module.consult", "booking_id": "1", "entry_id": "1", "resource_id": "1",
                   "rule_id": "1", "exception_id": "1", "token": "x" * 32}
+# …and of the bundled modules' (plugins/checkin).
+MODULE_VALUES = {"whistle_id": "1"}
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -61,6 +63,7 @@ async def _real_values(client_session_id: int) -> dict[str, str]:
         "action": "revoke-sessions",
         **MATTER_VALUES,
         **BOOKING_VALUES,
+        **MODULE_VALUES,
     }
 
 
@@ -161,6 +164,7 @@ async def test_every_unsafe_route_accepts_its_own_token(app, client):
         "action": "unlock",
         **MATTER_VALUES,
         **BOOKING_VALUES,
+        **MODULE_VALUES,
     }
     routes = sorted(unsafe_routes(app), key=lambda item: item[1] in ("/logout", "/login"))  # sign-out last
     failures = []
@@ -213,6 +217,7 @@ async def test_get_requests_change_nothing(app, client):
         "path": "openapi.json",
         **{k: v for k, v in MATTER_VALUES.items() if k != "code"},
         **BOOKING_VALUES,
+        **MODULE_VALUES,
     }
     before = await db_state()
     for route in app.routes:

@@ -61,6 +61,8 @@ async def _get_urls(app) -> list[str]:
         "matter_id": "1", "notice_id": "1", "step": "center", "kind": "accept", "attachment_id": "1",
         # Appointment pages.
         "service_key": "sample_module.consult", "booking_id": "1", "resource_id": "1", "token": "x" * 32,
+        # Module pages (plugins/checkin).
+        "whistle_id": "1",
     }
     urls = []
     for route in app.routes:
