@@ -5,7 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig, table_finder
 
 # Roster and applications (tables.py); the consultation log adds its own module here.
-TABLE_MODULES = ["plugins.legal_aid.tables"]
+TABLE_MODULES = ["plugins.legal_aid.tables", "plugins.legal_aid.log_tables"]
 
 APP_CONFIG = AppConfig(
     app_name="legal_aid",
