@@ -64,18 +64,18 @@ def due_steps(whistle: dict, summons: dict, now: dt.datetime) -> list[tuple[int,
     return steps
 
 
-async def _candidates(center_ids: list[int], now: dt.datetime) -> list[dict]:
-    if not center_ids:
-        return []
+async def _candidates(center_ids: list[int], now: dt.datetime, after: int) -> list[dict]:
+    """Waiting summonses past their limit, by id from ``after`` (keyset: a summons whose remaining
+    steps are all switched off stays a candidate, and must not crowd the others out of a batch)."""
     marks = ", ".join("{}" for _ in center_ids)
     return await raw(
         "SELECT s.id, s.whistle, s.department, s.ack_due_at, s.escalation_step, d.name AS department_name, "
         "d.phone AS department_phone FROM checkin_summons s JOIN checkin_whistle w ON w.id = s.whistle "
         "JOIN department d ON d.id = s.department "
         f"WHERE w.status = 'open' AND w.center IN ({marks}) AND s.checked_in_at IS NULL "
-        "AND s.ack_due_at IS NOT NULL AND s.ack_due_at <= {} AND s.escalation_step < 3 "
-        f"ORDER BY s.ack_due_at, s.id LIMIT {BATCH}",
-        *center_ids, now,
+        "AND s.ack_due_at IS NOT NULL AND s.ack_due_at <= {} AND s.escalation_step < 3 AND s.id > {} "
+        f"ORDER BY s.id LIMIT {BATCH}",
+        *center_ids, now, after,
     )
 
 
@@ -171,15 +171,21 @@ async def escalate(ctx) -> EscalationReport:
             )
         counts["late"] = len(marked)
     whistles: dict[int, dict] = {}
-    for summons in await _candidates(center_ids, now):
-        whistle = whistles.get(summons["whistle"]) or await _whistle(summons["whistle"])
-        whistles[whistle["id"]] = whistle
-        previous = summons["escalation_step"]
-        for number, kind in due_steps(whistle, summons, now):
-            if not await _fire(who, whistle, summons, number, kind, previous, now):
-                break  # another run took it, or the department checked in: stop here
-            counts[kind] += 1
-            previous = number
+    after = 0
+    while center_ids:
+        batch = await _candidates(center_ids, now, after)
+        for summons in batch:
+            whistle = whistles.get(summons["whistle"]) or await _whistle(summons["whistle"])
+            whistles[whistle["id"]] = whistle
+            previous = summons["escalation_step"]
+            for number, kind in due_steps(whistle, summons, now):
+                if not await _fire(who, whistle, summons, number, kind, previous, now):
+                    break  # another run took it, or the department checked in: stop here
+                counts[kind] += 1
+                previous = number
+        if len(batch) < BATCH:
+            break
+        after = batch[-1]["id"]
     if any(counts[kind] for kind in ("renotified", "leader_alerted", "upper_alerted")):
         # SMS out before the run ends; in-app messages reach open pages through the live alerts'
         # polling of the outbox (the job may run in another process than the pages' server).

@@ -81,7 +81,9 @@ async def summonable_departments(center: dict) -> list[dict]:
 
 
 def parse_local_datetime(value: str) -> dt.datetime | None:
-    """'2026-11-27T14:30' (datetime-local) or '2026-11-27 14:30', China time → aware UTC."""
+    """'2026-11-27 14:30' (or with a 'T', or seconds), China time → aware UTC. A plain text field
+    rather than datetime-local: what was typed must come back as typed, and an invalid value in a
+    datetime-local input is invalid HTML."""
     value = (value or "").strip().replace("T", " ")
     for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
         try:
@@ -201,7 +203,7 @@ async def _matter_for(request: Request) -> dict | None:
 def _default_report_at() -> str:
     soon = clock.local(clock.now()) + dt.timedelta(hours=1)
     soon = soon.replace(minute=(soon.minute // 10) * 10, second=0, microsecond=0)
-    return soon.strftime("%Y-%m-%dT%H:%M")
+    return soon.strftime("%Y-%m-%d %H:%M")
 
 
 @get("/new", opt={"permission": "checkin.blow", "scope_loaders": {"matter_id": matter_in_scope}})

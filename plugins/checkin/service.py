@@ -386,8 +386,11 @@ async def blow(who: Who, center: dict, data: NewWhistle, policy: dict) -> dict:
     else:
         await _open(who, whistle, now)
     if data.matter is not None:
-        await _matter_note(who, data.matter, _("Whistle blown: %(departments)s are summoned to check in.",
-                                               departments="、".join(names)))
+        if status == "pending_approval":
+            text = _("Whistle blown, waiting for a leader's approval: %(departments)s.", departments="、".join(names))
+        else:
+            text = _("Whistle blown: %(departments)s are summoned to check in.", departments="、".join(names))
+        await _matter_note(who, data.matter, text)
     return {"id": whistle_id, "code": code, "status": status}
 
 
