@@ -10,14 +10,16 @@ from click.testing import CliRunner
 from portal.cli import cli
 from portal.db import bind_engine, make_engine
 from portal.demo import DEMO_USERS
+from portal.modules import BUNDLED_PLUGINS
 from portal.tables import AuditLog, Center, CenterModule, StaffRole, StaffUser
 
 
-def run(settings, *args: str, plugins: str = "tests.sample_module"):
+def run(settings, *args: str, plugins: str = "tests.sample_module", blocked: str = ""):
     env = {
         "PORTAL_DATABASE_URL": settings.database_url,
         "PORTAL_SECRET_KEY": settings.secret_key,
         "PORTAL_PLUGINS": plugins,
+        "PORTAL_BLOCKED_PLUGINS": blocked,
         "PORTAL_LOAD_ENTRYPOINTS": "0",
     }
     return CliRunner().invoke(cli, list(args), env=env)
@@ -76,10 +78,14 @@ def test_modules_list_enable_disable(settings):
     assert run(settings, "modules", "disable", "sample_module", "--center", "GZQ-DMZ").exit_code == 0
 
     async def state():
-        return await CenterModule.select(CenterModule.allowed, CenterModule.enabled).first()
+        return await CenterModule.select(CenterModule.allowed, CenterModule.enabled).where(
+            CenterModule.module == "sample_module"
+        ).first()
 
     assert query(settings, state) == {"allowed": True, "enabled": False}
     missing = run(settings, "modules", "enable", "no_such", "--center", "GZQ")
     assert missing.exit_code != 0 and "no installed module" in missing.output
-    none_installed = run(settings, "modules", "list", plugins="")
+    # The bundled modules (plugins/…) are installed unless blocked.
+    bundled = ",".join(package.rsplit(".", 1)[-1] for package in BUNDLED_PLUGINS)
+    none_installed = run(settings, "modules", "list", plugins="", blocked=bundled)
     assert "no optional modules are installed" in none_installed.output
