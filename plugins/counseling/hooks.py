@@ -1,0 +1,42 @@
+"""Hook implementations of the counseling module: thin. Each hook returns what the booking/
+consent/screening/crisis side (routes.py, citizen_routes.py, booking.py, numbers.py) and the
+sessions/notes side (session_routes.py, sessions.py, retention.py) provide, concatenated."""
+
+from __future__ import annotations
+
+from portal.plugin_api import Permission, hookimpl
+
+COUNSELOR = frozenset({"counselor"})
+
+
+@hookimpl
+def piccolo_apps():
+    return ["plugins.counseling.piccolo_app"]
+
+
+@hookimpl
+def register_permissions():
+    return [
+        Permission("counseling.counsel", "心理咨询（本人的来访者、预约与咨询记录）", COUNSELOR),
+        # Granted to counselors, but only those the center designates as supervisors may use it
+        # (plugins.counseling.booking.is_supervisor); never a role of its own.
+        Permission("counseling.supervise", "心理咨询督导（须被中心指定为督导）", COUNSELOR),
+        Permission("counseling.manage", "设置心理咨询（咨询师、督导、危机联系人、保存期限）", frozenset({"center_admin"})),
+        Permission("counseling.numbers", "查看心理咨询匿名统计", frozenset({"center_admin", "leader"})),
+        Permission("counseling.book_for", "代来访者预约心理咨询", frozenset({"window_staff", "center_admin"})),
+    ]
+
+
+@hookimpl
+def register_services():
+    from plugins.counseling.booking import SERVICES
+
+    return list(SERVICES)
+
+
+@hookimpl
+def register_routes(settings):
+    from plugins.counseling.citizen_routes import ROUTES as CITIZEN_ROUTES
+    from plugins.counseling.routes import ROUTES
+
+    return [*ROUTES, *CITIZEN_ROUTES]

@@ -1,0 +1,3 @@
+"""Staff pages of the counseling module (settings, consent at the center, screening, crisis, numbers)."""
+
+ROUTES: list = []
