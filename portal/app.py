@@ -22,6 +22,7 @@ from portal.crypto import audit_key
 from portal.db import bind_engine, make_engine, start_engine, stop_engine
 from portal.i18n import translations
 from portal.modules import PluginRegistry, await_me_maybe, make_plugin_manager
+from portal.notify.live import LiveHub
 from portal.notify.outbox import stop_delivery
 from portal.notify.senders import configured_senders
 from portal.settings import PROJECT_ROOT, Settings, SettingsError
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             if await demo_accounts_present():
                 await stop_engine(engine)
                 raise SettingsError("production refuses to start: demo accounts are present (run: portal demo remove)")
+        app.state.live.watch_signals()  # open live streams end when the server is told to stop
         for _plugin, result in registry.call_each("startup", app=app):
             await await_me_maybe(result)
         if settings.jobs_enabled:
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             app.state.scheduler.start()
 
     async def on_shutdown(app: Litestar) -> None:
+        # Live streams never finish by themselves: end them first, or the drain waits its full time.
+        await app.state.live.stop()
         await app.state.requests.drain()  # the running requests answer before the pool closes
         scheduler = app.state.get("scheduler")
         if scheduler is not None:
@@ -149,6 +153,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             "sms_senders": sms_senders,
             "delivery_tasks": set(),
             "requests": Requests(),
+            "live": LiveHub(),
         }
     )
     app = Litestar(

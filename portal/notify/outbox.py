@@ -448,7 +448,11 @@ def deliver_soon(app) -> asyncio.Task | None:
     (whatever this request queued is picked up by that pass) and returns the running task.
     The task is kept in ``app.state`` until done and awaited or cancelled at shutdown.
     Returns the task, or None once the app is shutting down.
+    Also pushes the in-app messages just committed to their readers' open pages (live alerts).
     """
+    from portal.notify.live import wake  # live imports this module
+
+    wake(app)
     if app.state.get(_CLOSED):
         return None
     tasks = _tasks(app)

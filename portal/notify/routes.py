@@ -12,6 +12,9 @@ filtered by status and channel (GET parameters, keyset pages by id):
 * development: every message, masked as in production.
 
 ``/messages`` is the signed-in staff member's in-app inbox (the nav shows the unread count).
+
+``/live`` is the same member's stream of new in-app messages (server-sent events) for the page
+script's live alerts; the hub behind it is ``portal.notify.live``.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from __future__ import annotations
 import re
 
 from litestar import Request, Response, Router, get
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.params import FromQuery
+from litestar.response import ServerSentEvent
 
 from portal.auth.guards import staff_guard
 from portal.centers.scope import prefix_range
 from portal.db import raw
 from portal.i18n import _
 from portal.notify.email import mask_email
+from portal.notify.live import event_stream
 from portal.notify.outbox import open_inbox
 from portal.notify.senders import mask_phone
 from portal.plugin_api import Permission
@@ -129,4 +134,30 @@ async def staff_messages(request: Request, before: FromQuery[int | None] = None)
     )
 
 
-ROUTES: list = [Router(path="/", guards=[staff_guard], route_handlers=[outbox_page, staff_messages])]
+def _last_event_id(request: Request, after: str | None) -> int | None:
+    """Where a reconnecting stream resumes: the ``Last-Event-ID`` EventSource sends by itself,
+    or ``?after=`` when the page script opens a new EventSource after a failed one."""
+    for value in (request.headers.get("last-event-id"), after):
+        if value and value.isdigit() and len(value) <= 18:
+            return int(value)
+    return None
+
+
+@get("/live")
+async def live_stream(request: Request, after: FromQuery[str | None] = None) -> ServerSentEvent:
+    # Only EventSource asks for an event stream; anything else (a tab opening the address, a crawler,
+    # a client that reads to the end) gets an error page instead of a response that never ends.
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        raise HTTPException(status_code=406, detail="event stream only")
+    user = principal(request)
+    stream = event_stream(
+        request.app.state.live,
+        staff=user.user_id,
+        session_id=user.session_id,
+        settings=request.app.state.settings,
+        last_event_id=_last_event_id(request, after),
+    )
+    return ServerSentEvent(stream, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+ROUTES: list = [Router(path="/", guards=[staff_guard], route_handlers=[outbox_page, staff_messages, live_stream])]
