@@ -34,6 +34,7 @@ import datetime as dt
 import inspect
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(m
 BODY_MAX = 500
 EMAIL_BODY_MAX = 20000
 SUBJECT_MAX = 200
+RECORD_EVERY_S = 1.0  # deliver_pending writes the outcomes of a batch at least this often
 SEND_TIMEOUT_S = 30.0
 STALE_SENDING = dt.timedelta(hours=1)
 SIGN_IN_CODE = "sign_in_code"
@@ -378,8 +380,33 @@ async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
         rows = await raw(_claim_sql(current_engine().engine_type), now, limit)
     rows.sort(key=lambda r: r["id"])
     code_life = dt.timedelta(minutes=settings.sms_code_minutes)
+    clean: list[int] = []  # sent by the first sender: one UPDATE for all of them
+    others: list[tuple[int, dict]] = []  # everything else keeps its own error text or retry time
     sent = retry = failed = 0
+
+    async def record() -> None:
+        # Outcomes are written together: under load every writer turn counts (each is a commit
+        # the registrations queue behind). Written at least every RECORD_EVERY_S, so a crash
+        # leaves few rows 'sending' (the sweep above marks them failed, never resent).
+        if clean or others:
+            async with write_transaction():
+                if clean:
+                    marks = ", ".join("{}" for _ in clean)
+                    await raw(
+                        "UPDATE outbox SET status = 'sent', sent_at = {}, last_error = '', next_attempt_at = NULL "
+                        f"WHERE id IN ({marks})",
+                        clock.now(), *clean,
+                    )
+                for row_id, values in others:
+                    await Outbox.update(values).where(Outbox.id == row_id)
+            clean.clear()
+            others.clear()
+
+    recorded = time.monotonic()
     for row in rows:
+        if time.monotonic() - recorded > RECORD_EVERY_S:
+            await record()
+            recorded = time.monotonic()
         if row["kind"] == SIGN_IN_CODE and clock.now() - _as_dt(row["created_at"]) > code_life:
             delivered, errors, final = None, ["expired before it could be sent"], True
         else:
@@ -390,9 +417,12 @@ async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
             final = row["attempts"] >= MAX_ATTEMPTS
         error = "; ".join(errors)[:200]
         if delivered:
+            sent += 1
+            if not error:
+                clean.append(row["id"])
+                continue
             values = {Outbox.status: "sent", Outbox.sent_at: clock.now(), Outbox.last_error: error,
                       Outbox.next_attempt_at: None}
-            sent += 1
         elif final:
             values = {Outbox.status: "failed", Outbox.last_error: error, Outbox.next_attempt_at: None}
             failed += 1
@@ -403,8 +433,8 @@ async def deliver_pending(target: Any, limit: int = 50) -> DeliveryReport:
         if not delivered:
             to = mask_phone(row["phone"]) if row["channel"] == "sms" else mask_email(row["email"])
             log.warning("%s %s to %s not delivered (attempt %s): %s", row["channel"], row["id"], to, row["attempts"], error)
-        async with write_transaction():
-            await Outbox.update(values).where(Outbox.id == row["id"])
+        others.append((row["id"], values))
+    await record()
     return DeliveryReport(claimed=len(rows), sent=sent, retry=retry, failed=failed)
 
 
