@@ -53,6 +53,9 @@ async def module_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     officer at the district answering a township's whistle) declares ``opt={"module_at":
     "record"}``: the member's own center is not checked, and the handler's scope loader (or the
     handler) must answer 404 unless the module is enabled at the *record's* center.
+    ``opt={"module_at": "always"}`` is for read-only pages of records a module leaves behind, guarded
+    by a permission: the legal-aid log stays readable to the audit viewer after the module is
+    switched off at a center (scope and permission are still checked).
     """
     from portal.centers.modules import enabled_modules_for_code
 
@@ -65,7 +68,7 @@ async def module_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     user = connection.scope.get("user")
     if user is None or not user.signed_in:
         raise SignInRequired(expired=connection.scope.get("auth") == "expired")
-    if module not in user.modules and handler.opt.get("module_at") != "record":
+    if module not in user.modules and handler.opt.get("module_at") not in ("record", "always"):
         raise NotFoundException()
     await check_scope(connection, handler, user)
     permission = handler.opt.get("permission")
