@@ -64,6 +64,7 @@ DEMO_USERS = [
     ("scjgj_officer", "区市场监管局工作人员（演示）", "GZQ", ["department_officer"], "SCJGJ"),
     ("leader", "区领导（演示）", "GZQ", ["leader"], None),
     ("lawyer", "值班律师（演示）", "GZQ", ["lawyer"], None),
+    ("lawyer2", "大满镇值班律师（演示）", "GZQ-DMZ", ["lawyer"], None),
     ("counselor", "心理咨询师（演示）", "GZQ", ["counselor"], None),
 ]
 
@@ -72,7 +73,7 @@ DEMO_USERS = [
 DEMO_PHONES = {"zjj_officer": "13909361001", "gafj_officer": "13909361002", "scjgj_officer": "13909361003"}
 DEMO_DEPARTMENT_PHONES = {"ZJJ": "13909362001", "GAFJ": "13909362002", "SCJGJ": "13909362003"}
 # Modules the demo switches on (allowed and enabled) at every demo center.
-DEMO_MODULES = ("checkin",)
+DEMO_MODULES = ("checkin", "legal_aid")
 
 
 async def demo_accounts_present() -> bool:
@@ -129,6 +130,7 @@ async def load_demo(trail: AuditTrail) -> dict[str, int]:
             created["users"] += 1
             await trail("staff.created", object_type="staff_user", object_id=rows[0]["id"], center_id=ids[center]["id"], fields=("roles",))
         await _switch_on_modules(trail, [ids[code]["id"] for code, *_rest in CENTERS])
+        await _module_demos(trail)
     return created
 
 
@@ -143,6 +145,23 @@ async def _switch_on_modules(trail: AuditTrail, center_ids: list[int]) -> None:
             await CenterModule.insert(CenterModule(center=center_id, module=module, allowed=True, enabled=True, updated_at=clock.now()))
             for action in ("module.allowed", "module.enabled"):
                 await trail(action, object_type="module", object_id=module, center_id=center_id, fields=(action.split(".")[1],))
+
+
+async def _module_demos(trail: AuditTrail) -> None:
+    """A bundled module may ship demo rows of its own tables as ``<package>.demo.load_demo(trail)``
+    (idempotent, like this loader): core names no module, it only looks for that function."""
+    import importlib
+
+    from portal.modules import BUNDLED_PLUGINS
+
+    for package in BUNDLED_PLUGINS:
+        try:
+            module = importlib.import_module(f"{package}.demo")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{package}.demo":
+                raise
+            continue
+        await module.load_demo(trail)
 
 
 async def remove_demo(trail: AuditTrail) -> int:
