@@ -25,9 +25,12 @@ def register_permissions():
 @hookimpl
 def register_routes(settings):
     from plugins.legal_aid.citizen_routes import ROUTES as CITIZEN_ROUTES
+    from plugins.legal_aid.export import ROUTES as EXPORT_ROUTES
+    from plugins.legal_aid.log_routes import ROUTES as LOG_ROUTES
     from plugins.legal_aid.routes import ROUTES as ROSTER_ROUTES
+    from plugins.legal_aid.snippets import ROUTES as SNIPPET_ROUTES
 
-    return [*ROSTER_ROUTES, *CITIZEN_ROUTES]
+    return [*ROSTER_ROUTES, *CITIZEN_ROUTES, *LOG_ROUTES, *SNIPPET_ROUTES, *EXPORT_ROUTES]
 
 
 @hookimpl
@@ -55,18 +58,22 @@ def prepare_jinja2_environment(env, settings):
 
 @hookimpl
 def nav_items(request, center, user):
+    from plugins.legal_aid.log_routes import log_nav
+
     return [
         NavItem("法律援助申请", "/m/legal_aid/applications", order=45, permission="legal_aid.applications"),
         NavItem("值班律师排班", "/m/legal_aid/roster", order=46, permission="legal_aid.roster"),
         NavItem("法律援助统计", "/m/legal_aid/numbers", order=47, permission="legal_aid.summary"),
+        *log_nav(user),
     ]
 
 
 @hookimpl
 async def dashboard_widgets(request, center, user):
+    from plugins.legal_aid.log_routes import log_widgets
     from plugins.legal_aid.numbers import roster_widgets
 
-    return await roster_widgets(user)
+    return [*await roster_widgets(user), *await log_widgets(user)]
 
 
 @hookimpl
