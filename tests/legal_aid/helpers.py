@@ -92,3 +92,92 @@ async def register_at_window(client, **overrides) -> dict:
     response = await client.submit("/m/legal_aid/applications/new", data)
     assert response.status_code == 303, (response.status_code, re.findall(r'class="field-error".{0,300}', response.text, re.S))
     return await application_row(int(response.headers["location"].rsplit("/", 1)[1]))
+
+
+# ----------------------------------------------------------------------------- LA2: the consultation log
+
+from portal.centers.modules import set_allowed  # noqa: E402
+from portal.db import write_transaction  # noqa: E402
+
+LOG_FORM = {
+    "channel": "walk_in", "person_name": "张三", "person_phone": "13912345678", "topic": "labour",
+    "question": "在工地干了三个月，老板拖欠工资 8000 元不给，怎么办？",
+    "advice": "保留考勤记录、工资条和聊天记录，先找劳动监察大队投诉，也可以申请劳动仲裁。",
+    "route": "arbitration", "eligible": "yes", "minutes": "15", "matter_code": "",
+}
+
+
+async def enable_legal_aid(app, code: str) -> None:
+    """Allowed by the district and switched on at ``code`` (whatever the demo data already did)."""
+    trail = AuditTrail(audit_key(app.state.settings), SYSTEM)
+    center = await center_id(code)
+    await set_allowed(trail, app.state.registry, center, "legal_aid", True)
+    await set_enabled(trail, app.state.registry, center, "legal_aid", True)
+
+
+async def set_firm(username: str, firm: str) -> None:
+    """The lawyer's profile (LA1's table) with ``firm``."""
+    rows = await raw("SELECT id, center FROM staff_user WHERE username = {}", username)
+    async with write_transaction():
+        await raw("INSERT INTO legal_aid_lawyer (center, staff, firm) VALUES ({}, {}, {}) "
+                  "ON CONFLICT (staff) DO UPDATE SET firm = excluded.firm", rows[0]["center"], rows[0]["id"], firm)
+
+
+async def lawyer_client(client_factory, settings, username: str, center_code: str = "GZQ"):
+    """A browser signed in as a lawyer: the demo account when it exists, else a new account (TOTP)."""
+    from tests.core.auth.helpers import login_with_totp, make_staff
+
+    client = await client_factory()
+    rows = await raw("SELECT is_demo FROM staff_user WHERE username = {}", username)
+    if rows and rows[0]["is_demo"]:
+        await client.login(username)
+        return client
+    _id, secret = await make_staff(settings, username, center_code, ["lawyer"])
+    await login_with_totp(client, username, secret)
+    return client
+
+
+async def log_page_data(client, url: str = "/m/legal_aid/log/new", **overrides) -> dict:
+    page = await client.get(url)
+    assert page.status_code == 200, page.status_code
+    data = {**LOG_FORM, **overrides}
+    key = re.search(r'name="_submission_key" value="([^"]+)"', page.text)
+    if key:
+        data["_submission_key"] = key.group(1)
+    return data
+
+
+async def log_consultation(client, **overrides) -> dict:
+    """Fill the form, pass the check step, confirm; returns the saved entry's row."""
+    data = await log_page_data(client, **overrides)
+    checked = await client.submit("/m/legal_aid/log/new", {**data, "action": "check"})
+    assert checked.status_code == 200, (checked.status_code, re.findall(r'class="error-summary".{0,600}', checked.text, re.S))
+    saved = await client.submit("/m/legal_aid/log/new", {**data, "action": "save", "conflict_ack": "1"})
+    assert saved.status_code == 303, (saved.status_code, re.findall(r'class="error-summary".{0,600}', saved.text, re.S))
+    return await consultation_row(int(saved.headers["location"].rsplit("/", 1)[1]))
+
+
+async def consultation_row(entry_id: int) -> dict:
+    return (await raw("SELECT * FROM legal_aid_consultation WHERE id = {}", entry_id))[0]
+
+
+async def booking_today(lawyer: str, center_code: str, *, name: str = "", phone: str = "13700001111",
+                        code: str = "LAW123") -> int:
+    """A booking with ``lawyer``'s resource starting now (today, China time), as the engine stores it."""
+    staff = await staff_id(lawyer)
+    center = await center_id(center_code)
+    now = clock.now().replace(second=0, microsecond=0)
+    async with write_transaction():
+        rows = await raw("SELECT id FROM booking_resource WHERE staff = {} AND center = {}", staff, center)
+        if rows:
+            resource = rows[0]["id"]
+        else:
+            resource = (await raw(
+                "INSERT INTO booking_resource (center, kind, name, staff, role, active, feed_token_hash, created_at) "
+                "VALUES ({}, 'person', '律师', {}, 'lawyer', TRUE, '', {}) RETURNING id", center, staff, now))[0]["id"]
+        booking = await raw(
+            "INSERT INTO booking (code, center, resource, service_key, starts_at, ends_at, citizen, name, phone, note, "
+            "channel, status, created_at, version) VALUES ({}, {}, {}, 'legal_aid.consultation', {}, {}, NULL, {}, {}, '', "
+            "'online', 'booked', {}, 1) RETURNING id",
+            code, center, resource, now, now + dt.timedelta(minutes=30), name, phone, now)
+    return booking[0]["id"]
