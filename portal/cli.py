@@ -108,10 +108,15 @@ async def demo_load(settings: Settings) -> None:
 @demo.command("remove")
 @with_db
 async def demo_remove(settings: Settings) -> None:
-    """Delete the demo accounts before going into production."""
+    """Take the demo accounts out of service before going into production.
+
+    Accounts without records are deleted; those that made records are deactivated (no password,
+    no roles) so that the records keep their author.
+    """
     from portal.demo import remove_demo
 
-    click.echo(f"{await remove_demo(_trail(settings))} demo accounts deleted")
+    deleted, deactivated = await remove_demo(_trail(settings))
+    click.echo(f"{deleted} demo accounts deleted, {deactivated} deactivated (they made records that keep their name)")
 
 
 # ---------------------------------------------------------------------------- users

@@ -485,6 +485,17 @@ def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.UniqueViolationError)
 
 
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    """True when ``exc`` is a FOREIGN KEY constraint failure (a referenced row) on either engine."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "FOREIGN KEY" in str(exc)
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(exc, asyncpg.ForeignKeyViolationError)
+
+
 _QMARK: dict[str, str] = {}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from portal import clock
 from portal.audit.chain import AuditTrail
 from portal.auth.passwords import hash_password
-from portal.db import write_transaction
+from portal.db import is_foreign_key_violation, raw, write_transaction
 from portal.tables import Center, CenterModule, Department, StaffRole, StaffUser
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "demo_accounts_present", "load_demo", "remove_demo"]
@@ -164,12 +164,39 @@ async def _module_demos(trail: AuditTrail) -> None:
         await module.load_demo(trail)
 
 
-async def remove_demo(trail: AuditTrail) -> int:
-    """Delete the demo accounts (centers and departments stay: they may hold real records)."""
+async def remove_demo(trail: AuditTrail) -> tuple[int, int]:
+    """Take the demo accounts out of service: (deleted, deactivated).
+
+    Centers and departments stay: they may hold real records. An account that authored records
+    (a matter it registered, a whistle it blew, a roster it kept…) cannot be deleted without
+    deleting those records, so it is deactivated instead: no password, no sessions, no roles, no
+    longer a demo account, its name kept so the records still say who did what. Each account is
+    tried in its own savepoint, so one with records does not undo the deletion of the others.
+    """
+    deleted = deactivated = 0
     async with write_transaction():
-        rows = await StaffUser.select(StaffUser.id, StaffUser.center).where(StaffUser.is_demo == True)  # noqa: E712
-        if rows:
-            await StaffUser.delete().where(StaffUser.is_demo == True)  # noqa: E712
+        rows = await raw("SELECT id, center FROM staff_user WHERE is_demo = {}", True)
         for row in rows:
+            await raw("SAVEPOINT demo_account")
+            try:
+                await raw("DELETE FROM staff_user WHERE id = {}", row["id"])
+            except Exception as exc:  # noqa: BLE001 - only a reference from a record may stop it
+                if not is_foreign_key_violation(exc):
+                    raise
+                await raw("ROLLBACK TO SAVEPOINT demo_account")
+                await raw("RELEASE SAVEPOINT demo_account")
+                await raw("DELETE FROM auth_session WHERE \"user\" = {}", row["id"])
+                await raw("DELETE FROM staff_role WHERE \"user\" = {}", row["id"])
+                await raw(
+                    "UPDATE staff_user SET is_demo = {}, active = {}, password_hash = {}, totp_secret = {}, "
+                    "totp_confirmed = {} WHERE id = {}",
+                    False, False, "!", "", False, row["id"],
+                )
+                await trail("staff.deactivated", object_type="staff_user", object_id=row["id"], center_id=row["center"],
+                            fields=("active", "password_hash", "roles"))
+                deactivated += 1
+                continue
+            await raw("RELEASE SAVEPOINT demo_account")
             await trail("staff.deleted", object_type="staff_user", object_id=row["id"], center_id=row["center"])
-    return len(rows)
+            deleted += 1
+    return deleted, deactivated

@@ -89,3 +89,40 @@ def test_modules_list_enable_disable(settings):
     bundled = ",".join(package.rsplit(".", 1)[-1] for package in BUNDLED_PLUGINS)
     none_installed = run(settings, "modules", "list", plugins="", blocked=bundled)
     assert "no optional modules are installed" in none_installed.output
+
+
+def test_demo_remove_takes_every_demo_account_out_of_service(settings):
+    """Production refuses demo accounts and says "run: portal demo remove": that must then work, even
+    after demo accounts made records (here: a matter registered by the district's window staff)."""
+    from portal.matters.tables import Matter
+
+    run(settings, "demo", "load")
+
+    async def window_staff_registered_one() -> None:
+        staff = await StaffUser.select(StaffUser.id).where(StaffUser.username == "gzq_window").first()
+        matter = await Matter.select(Matter.id).order_by(Matter.id).first()
+        await Matter.update({Matter.registered_by: staff["id"]}).where(Matter.id == matter["id"])
+
+    query(settings, window_staff_registered_one)
+
+    async def authors() -> set[str]:
+        rows = await StaffUser.select(StaffUser.username).where(
+            StaffUser.id.is_in([m["registered_by"] for m in await Matter.select(Matter.registered_by)
+                                if m["registered_by"]] or [0]))
+        return {row["username"] for row in rows}
+
+    assert "gzq_window" in query(settings, authors)
+    result = run(settings, "demo", "remove")
+    assert result.exit_code == 0, result.output
+    deleted, deactivated = map(int, re.match(r"(\d+) demo accounts deleted, (\d+) deactivated", result.output).groups())
+    assert deleted + deactivated == len(DEMO_USERS) and deactivated >= 1
+
+    async def state():
+        return await StaffUser.select(StaffUser.username, StaffUser.is_demo, StaffUser.active, StaffUser.password_hash)
+
+    rows = {row["username"]: row for row in query(settings, state)}
+    assert not any(row["is_demo"] for row in rows.values())
+    kept = set(rows) & {u for u, *_ in DEMO_USERS}
+    assert "gzq_window" in kept and len(kept) == deactivated
+    assert all(not rows[name]["active"] and rows[name]["password_hash"] == "!" for name in kept)
+    assert run(settings, "demo", "remove").output.startswith("0 demo accounts deleted, 0 deactivated")
