@@ -478,9 +478,11 @@ async def check_in(who: Who, whistle_id: int, department_id: int, method: str, a
     summons = await summons_of(whistle_id, department_id)
     if summons is None:
         raise NotFoundException()
+    # Once recorded late (by the escalation job, whose process clock may run ahead of this one's),
+    # a department stays late: it was escalated, so it cannot have checked in on time.
     rows = await raw(
         "UPDATE checkin_summons SET checked_in_at = {}, checkin_method = {}, checked_in_by = {}, attendees = {}, "
-        "late = (ack_due_at IS NOT NULL AND ack_due_at < {}) "
+        "late = (late OR (ack_due_at IS NOT NULL AND ack_due_at < {})) "
         "WHERE id = {} AND checked_in_at IS NULL RETURNING id, late",
         now, method, who.user_id, attendees, now, summons["id"],
     )

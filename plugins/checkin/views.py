@@ -99,6 +99,7 @@ def summons_state(s: dict, now: dt.datetime) -> tuple[str, str]:
         return "缺席", "bad"
     if s["ack_due_at"] is None:
         return "待通知", "off"
-    if svc.as_dt(s["ack_due_at"]) < now:
+    # Lateness the escalation job recorded counts too: its clock (another process) decided it.
+    if s["late"] or svc.as_dt(s["ack_due_at"]) < now:
         return "超时未报到", "bad"
     return "等待报到", "off"
