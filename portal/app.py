@@ -125,7 +125,6 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             if await demo_accounts_present():
                 await stop_engine(engine)
                 raise SettingsError("production refuses to start: demo accounts are present (run: portal demo remove)")
-        app.state.live.watch_signals()  # open live streams end when the server is told to stop
         for _plugin, result in registry.call_each("startup", app=app):
             await await_me_maybe(result)
         if settings.jobs_enabled:
@@ -133,6 +132,8 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
 
             app.state.scheduler = Scheduler(registry, app.state)
             app.state.scheduler.start()
+        # Last, so a start-up that fails leaves the server's signal handlers as they were.
+        app.state.live.watch_signals()  # open live streams end when the server is told to stop
 
     async def on_shutdown(app: Litestar) -> None:
         # Live streams never finish by themselves: end them first, or the drain waits its full time.

@@ -225,7 +225,10 @@ class LiveHub:
         loop = asyncio.get_running_loop()
 
         def handler(signum, frame):
-            loop.call_soon_threadsafe(self.close_streams)
+            try:
+                loop.call_soon_threadsafe(self.close_streams)
+            except RuntimeError:  # that loop is closed: nothing left to close
+                pass
             previous = self._previous_handlers.get(signum)
             if callable(previous):
                 previous(signum, frame)

@@ -21,7 +21,7 @@ from portal.app import create_app
 from portal.db import write_transaction
 from portal.demo import DEMO_PASSWORD
 from portal.notify import live as live_module
-from portal.notify.live import BATCH, LiveHub, Subscription
+from portal.notify.live import BATCH, POLL_SECONDS, Subscription
 from portal.notify.outbox import deliver_soon, queue_inapp
 from portal.notify.tables import Outbox
 from portal.tables import StaffUser
@@ -107,7 +107,8 @@ async def test_a_subscriber_gets_its_own_messages_and_not_another_members(app):
 
 
 async def test_deliver_soon_pushes_at_once_and_the_poll_finds_the_rest_within_a_second(app):
-    hub = app.state.live = LiveHub(poll_seconds=30)  # so only a wake can be fast
+    hub = app.state.live
+    hub.poll_seconds = 30  # so only a wake can be fast
     officer = await staff_id("rsj_officer")
     subscription = await hub.subscribe(officer)
     try:
@@ -119,8 +120,9 @@ async def test_deliver_soon_pushes_at_once_and_the_poll_finds_the_rest_within_a_
         assert [r["body"] for r in rows] == ["第一条。"] and took < 0.3
     finally:
         hub.unsubscribe(subscription)
-        await hub.stop()
-    hub = app.state.live = LiveHub()  # the default poll, nobody wakes it (another process wrote)
+    await asyncio.sleep(0.1)
+    assert not hub.polling
+    hub.poll_seconds = POLL_SECONDS  # the default poll, nobody wakes it (another process wrote)
     subscription = await hub.subscribe(officer)
     try:
         await send(officer, "第二条。")
@@ -483,3 +485,15 @@ async def test_a_real_server_told_to_stop_ends_open_streams_and_exits(database_u
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
         log.close()
+
+
+async def test_the_signal_handlers_are_chained_while_the_app_runs_and_restored_after(settings):
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    app = create_app(settings)
+    async with app.lifespan():
+        assert signal.getsignal(signal.SIGINT) not in before
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C still does what it did before
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        await asyncio.sleep(0)
+        assert app.state.live.closed  # …and has closed the streams first
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
