@@ -66,11 +66,15 @@ DEMO_USERS = [
     ("lawyer", "值班律师（演示）", "GZQ", ["lawyer"], None),
     ("lawyer2", "大满镇值班律师（演示）", "GZQ-DMZ", ["lawyer"], None),
     ("counselor", "心理咨询师（演示）", "GZQ", ["counselor"], None),
+    ("counselor2", "心理咨询师二（演示）", "GZQ", ["counselor"], None),
+    ("counselor_sup", "督导咨询师（演示）", "GZQ", ["counselor"], None),
+    ("crisis_duty", "危机干预联系人（演示）", "GZQ", ["window_staff"], None),
 ]
 
 # Demo mobile numbers (the SMS stay in the outbox in demo mode): the officers whom the check-in
 # module summons, and their departments' own phones (alerted when a department has no leader).
-DEMO_PHONES = {"zjj_officer": "13909361001", "gafj_officer": "13909361002", "scjgj_officer": "13909361003"}
+DEMO_PHONES = {"zjj_officer": "13909361001", "gafj_officer": "13909361002", "scjgj_officer": "13909361003",
+               "crisis_duty": "13909361201"}
 DEMO_DEPARTMENT_PHONES = {"ZJJ": "13909362001", "GAFJ": "13909362002", "SCJGJ": "13909362003"}
 # Modules the demo switches on (allowed and enabled) at every demo center.
 DEMO_MODULES = ("checkin", "legal_aid")

@@ -119,6 +119,14 @@ class Service:
     buffer_minutes: int = 0
     per_citizen_limit: int = 1
     cancel_cutoff_minutes: int = 120
+    # A service whose mere booking is sensitive (counseling): SMS, in-app messages and calendar
+    # entries name neither the service nor the person booked, only "an appointment at the center".
+    discreet: bool = False
+    # A step the citizen takes after booking (e.g. reading and accepting a consent form): shown on
+    # the citizen's booking page while it is booked. ``next_step_url`` is a site path that may
+    # contain "{booking_id}" and "{center_code}".
+    next_step_label: str = ""
+    next_step_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,25 @@ def register_routes(settings):
     from plugins.counseling.routes import ROUTES
 
     return [*ROUTES, *CITIZEN_ROUTES]
+
+
+@hookimpl
+def nav_items(request, center, user):
+    from plugins.counseling.routes import nav_items as booking_nav
+
+    return booking_nav(user)
+
+
+@hookimpl
+async def dashboard_widgets(request, center, user):
+    from plugins.counseling.numbers import widgets
+
+    return await widgets(user, center)
+
+
+@hookimpl
+def citizen_services(request, center):
+    from portal.plugin_api import CitizenService
+
+    return [CitizenService("心理咨询预约", f"/m/counseling/c/{center.code}",
+                           "与心理咨询师面谈，可用化名预约；谈话内容保密，不进入信访和矛盾纠纷档案。", order=30)]

@@ -139,8 +139,10 @@ async def confirm(request: Request, center_id: FromPath[int], service_key: FromP
         return {}
 
     async def create():
+        # A service that allows it may be booked under a chosen name (a pseudonym); else no name.
+        name = form.str("name", 64) if service.anonymous_allowed else ""
         booking = await svc.book(ctx_for_citizen(request), center_id, service, minute, citizen_id=citizen.citizen_id,
-                                 phone=phone, note=form.str("note", 200))
+                                 name=name, phone=phone, note=form.str("note", 200))
         return f"/my/bookings/{booking['id']}", booking
 
     try:
@@ -209,8 +211,12 @@ async def _booking_page(request: Request, booking: dict, errors: dict | None = N
     service = service_by_key(registry, booking["service_key"])
     center = await _center(booking["center"])
     checkin_url = f"{request.base_url}".rstrip("/") + f"/bookings/checkin?code={booking['code']}"
+    next_step = ""
+    if service and service.next_step_url and booking["status"] == "booked":
+        next_step = service.next_step_url.format(booking_id=booking["id"], center_code=center["code"])
     return await render(request, "bookings/booking.html", {
         "title": _("Booking %(code)s", code=booking["code"]), "b": describe(booking), "service": service, "center": center,
+        "next_step": next_step,
         "qr": qr_svg(checkin_url, _("QR code of booking %(code)s", code=booking["code"])), "errors": errors or {},
     }, status=status, headers={"Cache-Control": "no-store"})
 
@@ -222,7 +228,7 @@ async def my_booking_ics(request: Request, booking_id: FromPath[int]) -> Respons
     center = await _center(booking["center"])
     body = calendar([{
         "uid": f"booking-{booking['id']}", "starts_at": svc._dt(booking["starts_at"]), "ends_at": svc._dt(booking["ends_at"]),
-        "summary": f"{service.label if service else booking['service_key']}（{center['name']}）",
+        "summary": f"{svc.message_label(service, booking['service_key'])}（{center['name']}）",
         "location": " ".join(filter(None, [center["name"], center["address"]])),
         "description": _("Show code %(code)s on arrival.", code=booking["code"]) + (f" {service.bring}" if service and service.bring else ""),
         "cancelled": booking["status"] == "cancelled",

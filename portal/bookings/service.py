@@ -47,6 +47,7 @@ __all__ = [
     "join_waitlist",
     "leave_waitlist",
     "mark_no_shows",
+    "message_label",
     "send_reminders",
 ]
 
@@ -89,6 +90,14 @@ def _dt(value: Any) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def message_label(service: Service | None, key: str = "") -> str:
+    """What messages call the service: a discreet one (counseling) is only "an appointment at the
+    center", since an SMS is read over shoulders and on shared phones."""
+    if service is None:
+        return key
+    return _("an appointment at the center") if service.discreet else service.label
 
 
 def when_text(booking: dict, service: Service | None = None) -> str:
@@ -253,7 +262,7 @@ async def book(
         center = await _center(center_id)
         if channel == "online":
             await _tell(booking, center, _("Booked: %(service)s, %(when)s. Show code %(code)s on arrival.",
-                                           service=service.label, when=when_text(booking), code=booking["code"]),
+                                           service=message_label(service), when=when_text(booking), code=booking["code"]),
                         "booking_booked")
         await ctx.trail("booking.booked", object_type="booking", object_id=booking["id"], center_id=center_id)
         await _emit(ctx, "booked", booking, center)
@@ -309,7 +318,7 @@ async def change(ctx: Ctx, booking_id: int, minute: int, *, citizen_id: int | No
         updated = rows[0]
         center = await _center(booking["center"])
         await _tell(updated, center, _("Changed: %(service)s is now %(when)s. Your code %(code)s stays the same.",
-                                       service=service.label, when=when_text(updated), code=updated["code"]),
+                                       service=message_label(service), when=when_text(updated), code=updated["code"]),
                     "booking_changed")
         await ctx.trail("booking.changed", object_type="booking", object_id=booking_id, center_id=center["id"],
                         fields=["starts_at", "resource"])
@@ -336,7 +345,7 @@ async def cancel(ctx: Ctx, booking_id: int, reason: str, *, citizen_id: int | No
         await _release(booking, service)
         center = await _center(booking["center"])
         await _tell(updated, center, _("Cancelled: %(service)s, %(when)s (code %(code)s).",
-                                       service=service.label, when=when_text(updated), code=updated["code"]),
+                                       service=message_label(service), when=when_text(updated), code=updated["code"]),
                     "booking_cancelled")
         await ctx.trail("booking.cancelled", object_type="booking", object_id=booking_id, center_id=center["id"])
         await _emit(ctx, "cancelled", updated, center)
@@ -416,7 +425,7 @@ async def _offer_freed(ctx: Ctx, center: dict, service: Service, minute: int) ->
         await raw("UPDATE booking_waitlist SET status = 'offered', offer = {} WHERE id = {}", held["id"], entry["id"])
         until = clock.local(hold_until)
         await _tell(held, center, _("A place is free: %(service)s, %(when)s. Sign in and accept it by %(until)s, or it goes to the next person.",
-                                    service=service.label, when=when_text(held), until=until.strftime("%H:%M")),
+                                    service=message_label(service), when=when_text(held), until=until.strftime("%H:%M")),
                     "booking_offer")
         await ctx.trail("booking.offered", object_type="booking", object_id=held["id"], center_id=center["id"])
         return
@@ -437,7 +446,7 @@ async def accept_offer(ctx: Ctx, booking_id: int, citizen_id: int, registry) -> 
         center = await _center(booking["center"])
         updated = rows[0]
         await _tell(updated, center, _("Booked: %(service)s, %(when)s. Show code %(code)s on arrival.",
-                                       service=service.label, when=when_text(updated), code=updated["code"]),
+                                       service=message_label(service), when=when_text(updated), code=updated["code"]),
                     "booking_booked")
         await ctx.trail("booking.booked", object_type="booking", object_id=booking_id, center_id=center["id"])
         await _emit(ctx, "booked", updated, center)
@@ -521,7 +530,7 @@ async def send_reminders(ctx: Ctx) -> int:
             booking = rows[0]
             service = service_by_key(ctx.registry, booking["service_key"]) if ctx.registry else None
             center = await _center(booking["center"])
-            label = service.label if service else booking["service_key"]
+            label = message_label(service, booking["service_key"])
             await _tell(booking, center, _("Reminder: %(service)s tomorrow, %(when)s. Code %(code)s.",
                                            service=label, when=when_text(booking), code=booking["code"]),
                         "booking_reminder")

@@ -269,7 +269,7 @@ async def feed(request: Request, token: FromPath[str]) -> Response:
         service = service_by_key(registry, b["service_key"])
         # No names or phone numbers: a feed URL can leak; staff open the booking in the portal.
         events.append({"uid": f"booking-{b['id']}", "starts_at": svc._dt(b["starts_at"]), "ends_at": svc._dt(b["ends_at"]),
-                       "summary": f"{service.label if service else b['service_key']} {b['code']}",
+                       "summary": f"{svc.message_label(service, b['service_key'])} {b['code']}",
                        "location": resource["center_name"], "description": "",
                        "cancelled": b["status"] == "cancelled"})
     body = calendar(events, name=f"{resource['name']}（{resource['center_name']}）", host=request.url.hostname or "whistle")
