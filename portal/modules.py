@@ -39,7 +39,7 @@ __all__ = [
 CORE_PLUGINS: tuple[str, ...] = ("portal.core_hooks", "portal.bookings.hooks")
 # The product's optional modules (checkin, legal_aid, counseling, video_petition) are added here
 # as each one lands; deployments add their own through the "portal" entry-point group.
-BUNDLED_PLUGINS: tuple[str, ...] = ("plugins.checkin", "plugins.legal_aid", "plugins.counseling")
+BUNDLED_PLUGINS: tuple[str, ...] = ("plugins.checkin", "plugins.legal_aid", "plugins.counseling", "plugins.video_petition")
 
 
 async def await_me_maybe(value: Any) -> Any:

@@ -1,0 +1,182 @@
+"""The room: waiting room, host rights across reloads, admit/send back/remove, the 6 cap,
+signalling only between admitted participants, and the event stream."""
+
+from __future__ import annotations
+
+import json
+
+from portal.db import raw
+
+from tests.video_petition.helpers import (
+    CITIZEN_PHONE, OTHER_PHONE, RoomStream, citizen_client, make_session, me_of, participant, post_json,
+)
+
+
+async def _room(app, client_factory):
+    """The leader hosts; the session's citizen waits."""
+    leader = await client_factory()
+    await leader.login("leader")
+    citizen = await citizen_client(client_factory, CITIZEN_PHONE)
+    session = await make_session(app, citizen.citizen_id)
+    sid = session["id"]
+    host_me = me_of(await leader.get(f"/m/video_petition/room/{sid}"))
+    citizen_me = me_of(await citizen.get(f"/m/video_petition/c/GZQ/room/{sid}"))
+    return session, leader, citizen, host_me, citizen_me
+
+
+async def test_the_citizen_waits_the_host_admits_and_signals_flow_only_between_admitted(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    assert (await participant(host_me))["kind"] == "host" and (await participant(host_me))["state"] == "admitted"
+    assert (await participant(citizen_me))["state"] == "waiting"
+    base = f"/m/video_petition/c/GZQ/room/{sid}"
+    # Waiting: no signalling either way.
+    offer = {"to": host_me, "kind": "offer", "payload": {"sdp": "v=0"}}
+    assert (await post_json(citizen, f"{base}/signal", offer)).status_code == 409
+    to_citizen = {"to": citizen_me, "kind": "offer", "payload": {"sdp": "v=0"}}
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/signal", to_citizen)).status_code == 409
+    # The citizen cannot admit anyone, not even themselves.
+    assert (await post_json(citizen, f"{base}/admit", {"participant": citizen_me})).status_code == 403
+    assert (await participant(citizen_me))["state"] == "waiting"
+    admit = await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    assert admit.status_code == 204
+    assert (await participant(citizen_me))["state"] == "admitted"
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/signal", to_citizen)).status_code == 204
+    assert (await post_json(citizen, f"{base}/signal", offer)).status_code == 204
+    bad = await post_json(citizen, f"{base}/signal", {"to": host_me, "kind": "hack", "payload": {}})
+    assert bad.status_code == 400
+    rows = await raw("SELECT sender, recipient, kind FROM video_petition_signal WHERE session = {} AND kind = 'offer'", sid)
+    assert {(r["sender"], r["recipient"]) for r in rows} == {(host_me, citizen_me), (citizen_me, host_me)}
+
+
+async def test_the_host_keeps_host_rights_after_a_reload(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    # The host's page is reloaded mid-call (a second tab, a dropped connection…).
+    assert me_of(await leader.get(f"/m/video_petition/room/{sid}")) == host_me
+    host = await participant(host_me)
+    assert host["kind"] == "host" and host["state"] == "admitted"
+    # The citizen's browser is told to rebuild its connection to the host.
+    bye = await raw("SELECT payload FROM video_petition_signal WHERE session = {} AND kind = 'bye' AND recipient = {}",
+                    sid, citizen_me)
+    assert json.loads(bye[-1]["payload"]) == {"reason": "rejoin"}
+    # …and still sends the citizen back to the waiting room.
+    back = await post_json(leader, f"/m/video_petition/room/{sid}/send_back", {"participant": citizen_me})
+    assert back.status_code == 204
+    assert (await participant(citizen_me))["state"] == "waiting"
+    # Even after the host left the room and came back.
+    assert (await leader.submit(f"/m/video_petition/room/{sid}/leave")).status_code == 204
+    assert (await participant(host_me))["state"] == "left"
+    assert me_of(await leader.get(f"/m/video_petition/room/{sid}")) == host_me
+    assert (await participant(host_me))["state"] == "admitted"
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})).status_code == 204
+
+
+async def test_a_citizen_cannot_open_another_session_room(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    other_citizen = await citizen_client(client_factory, OTHER_PHONE)
+    other = await make_session(app, other_citizen.citizen_id)
+    assert (await citizen.get(f"/m/video_petition/c/GZQ/room/{other['id']}")).status_code == 404
+    assert (await post_json(citizen, f"/m/video_petition/c/GZQ/room/{other['id']}/admit",
+                            {"participant": citizen_me})).status_code == 404
+    # Not under another center's code either, nor a session not approved yet.
+    assert (await citizen.get(f"/m/video_petition/c/GZQ-DMZ/room/{session['id']}")).status_code == 404
+    pending = await make_session(app, citizen.citizen_id, status="requested")
+    assert (await citizen.get(f"/m/video_petition/c/GZQ/room/{pending['id']}")).status_code == 404
+    assert (await citizen.get(f"/m/video_petition/c/GZQ/room/999999")).status_code == 404
+
+
+async def test_staff_outside_the_session_get_404_and_a_seated_non_host_403(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    outsider = await client_factory()
+    await outsider.login("dmz_window")  # another center's window staff
+    assert (await outsider.get(f"/m/video_petition/room/{sid}")).status_code == 404
+    assert (await post_json(outsider, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})).status_code == 404
+    window = await client_factory()
+    await window.login("gzq_window")  # the center's window staff joins, and waits
+    window_me = me_of(await window.get(f"/m/video_petition/room/{sid}"))
+    assert (await participant(window_me))["state"] == "waiting"
+    assert (await post_json(window, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})).status_code == 403
+    # A participant id of another session (or a forged one) is not found.
+    other = await make_session(app, None)
+    other_host = me_of(await leader.get(f"/m/video_petition/room/{other['id']}"))
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": other_host})).status_code == 404
+    forged = await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": 999999})
+    assert forged.status_code == 404
+
+
+async def _login(client_factory, username):
+    client = await client_factory()
+    await client.login(username)
+    return client
+
+
+async def test_at_most_six_are_admitted(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    seats = [citizen_me]
+    for username in ("gzq_window", "gzq_admin"):
+        client = await _login(client_factory, username)
+        seats.append(me_of(await client.get(f"/m/video_petition/room/{sid}")))
+    # Three more citizens seated as representatives.
+    for phone in ("13800138301", "13800138302", "13800138303"):
+        rep = await citizen_client(client_factory, phone)
+        await raw("INSERT INTO video_petition_participant (session, kind, citizen, display_name, state, consent_recording, "
+                  "updated_at) VALUES ({}, 'citizen', {}, '代表', 'left', false, CURRENT_TIMESTAMP)", sid, rep.citizen_id)
+        seats.append(me_of(await rep.get(f"/m/video_petition/c/GZQ/room/{sid}")))
+    assert len(seats) == 6
+    for seat in seats[:5]:
+        assert (await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": seat})).status_code == 204
+    seventh = await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": seats[5]})
+    assert seventh.status_code == 409 and "6" in seventh.json()["error"]
+    assert (await participant(seats[5]))["state"] == "waiting"
+    # Sending one back frees a place.
+    await post_json(leader, f"/m/video_petition/room/{sid}/send_back", {"participant": seats[1]})
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": seats[5]})).status_code == 204
+
+
+async def test_removed_stays_out_and_the_others_get_bye(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    # A form post (no JavaScript) works too and comes back to the room.
+    removed = await leader.submit(f"/m/video_petition/room/{sid}/remove", {"participant": str(citizen_me)})
+    assert removed.status_code == 303 and removed.headers["location"] == f"/m/video_petition/room/{sid}"
+    bye = await raw("SELECT sender, recipient, payload FROM video_petition_signal WHERE session = {} AND kind = 'bye'", sid)
+    assert (citizen_me, host_me, '{"reason": "removed"}') in {(b["sender"], b["recipient"], b["payload"]) for b in bye}
+    assert me_of(await citizen.get(f"/m/video_petition/c/GZQ/room/{sid}")) == citizen_me
+    assert (await participant(citizen_me))["state"] == "removed"
+    again = await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    assert again.status_code == 409
+
+
+async def test_the_stream_tells_each_side_its_state_and_carries_signals(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    assert (await citizen.get(f"/m/video_petition/c/GZQ/room/{sid}/events")).status_code == 406
+    async with RoomStream(app, citizen, f"/m/video_petition/c/GZQ/room/{sid}/events") as stream:
+        assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        first = await stream.next_of("state")
+        assert first["data"]["me"] == citizen_me and first["data"]["my_state"] == "waiting"
+        assert first["data"]["host"] == host_me
+        assert {p["id"] for p in first["data"]["participants"]} == {host_me, citizen_me}
+        await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+        admitted = await stream.next_of("state")
+        assert admitted["data"]["my_state"] == "admitted"
+        await post_json(leader, f"/m/video_petition/room/{sid}/signal",
+                        {"to": citizen_me, "kind": "offer", "payload": {"type": "offer", "sdp": "v=0"}})
+        offer = await stream.next_of("signal")
+        assert offer["data"] == {"from": host_me, "kind": "offer", "payload": {"type": "offer", "sdp": "v=0"}}
+        last_id = int(offer["id"])
+        await post_json(leader, f"/m/video_petition/room/{sid}/send_back", {"participant": citizen_me})
+        back = await stream.next_of("state")
+        assert back["data"]["my_state"] == "waiting"
+    # Reconnecting with Last-Event-ID resumes after the offer: the ICE sent meanwhile arrives.
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    await post_json(leader, f"/m/video_petition/room/{sid}/signal", {"to": citizen_me, "kind": "ice", "payload": {"c": 1}})
+    async with RoomStream(app, citizen, f"/m/video_petition/c/GZQ/room/{sid}/events",
+                          headers={"last-event-id": str(last_id)}) as stream:
+        ice = await stream.next_of("signal")
+        assert ice["data"]["kind"] == "ice" and int(ice["id"]) > last_id
