@@ -4,7 +4,9 @@ A separate page, never bundled with other terms; its one checkbox is unticked un
 ticks it. The text states what counseling is and is not (the counselor neither diagnoses nor
 treats and refers to a medical institution instead: 精神卫生法 Art. 23), the confidentiality of
 the records, and the limits of that confidentiality (risk of self-harm, harm to others, abuse or
-neglect of a child or an elder, a legal requirement: domain.md §6.3; Art. 28 for danger). Each
+neglect of a child or an elder, a legal requirement: domain.md §6.3; Art. 28 for danger). It is
+also the separate consent PIPL Art. 29 requires for health information, with the purpose and
+effect Art. 30 asks to be told, and the guardian rule for under-14s (Art. 31). Each
 published text keeps its version key forever: a consent row records the version the person saw,
 so a later change of wording never rewrites what someone agreed to.
 
@@ -56,18 +58,25 @@ TEXTS: dict[str, tuple[str, list[tuple[str, list[str]]], str]] = {
                 "依照《精神卫生法》第二十八条，有伤害自身或者危害他人安全的危险时，近亲属、所在单位或者公安机关"
                 "应当立即采取措施予以制止，并将其送往医疗机构。",
             ]),
-            ("五、自评问卷", [
+            ("五、您的个人信息", [
+                "为了提供咨询，我们处理：您的称呼（可以是化名）、手机号码、预约时间，以及您在咨询和自评问卷中谈到的情况。"
+                "后者涉及您的身心健康，属于《个人信息保护法》第二十八条规定的敏感个人信息，仅用于为您提供咨询和在危险时保护您，"
+                "除上述保密的例外外不向任何人提供。手机号码只用于发送预约短信，短信中不会出现“心理咨询”字样。",
+                "未满十四周岁的，须由父母或者其他监护人阅读本同意书并同意（《个人信息保护法》第三十一条）。",
+            ]),
+            ("六、自评问卷", [
                 "首次咨询前，您可以选择填写简短的自评问卷（PHQ-9、GAD-7）。问卷只给您的咨询师看，用于第一次交谈，"
                 "不是诊断。您也可以不填。",
             ]),
-            ("六、记录保存多久", [
+            ("七、记录保存多久", [
                 "咨询记录在最后一次咨询后保存{retention}，期满后删除，删除留有记录。",
             ]),
-            ("七、需要紧急帮助时", [
+            ("八、需要紧急帮助时", [
                 "全国统一心理援助热线 12356；遇到危险请拨打 110，需要急救请拨打 120。本中心咨询室电话：{phone}。",
             ]),
         ],
-        "我已阅读并理解以上内容，包括保密的例外和咨询师不做诊断、治疗，同意接受心理咨询。",
+        "我已阅读并理解以上内容，包括保密的例外和咨询师不做诊断、治疗；我同意接受心理咨询，并单独同意本中心为此处理我的"
+        "敏感个人信息（健康信息）。未满十四周岁的，由监护人勾选。",
     ),
 }
 assert CONSENT_VERSION in TEXTS

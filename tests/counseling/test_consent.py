@@ -40,7 +40,7 @@ async def test_the_consent_page_is_separate_unticked_and_states_the_limits(app, 
     assert page.text.count('type="checkbox"') == 1  # one consent, not several terms in one form
     text = html_text(page)
     for limit in ("自伤、自杀风险", "伤害他人", "未成年人或老年人受到虐待", "法律、法规规定", "不得从事心理治疗或者精神障碍的诊断、治疗",
-                  "医疗机构", "版本 2026-11", "12356"):
+                  "医疗机构", "版本 2026-11", "12356", "敏感个人信息", "单独同意", "未满十四周岁"):
         assert limit in text, limit
     assert "3 年" in text  # the center's retention period, filled in
 
