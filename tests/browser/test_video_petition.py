@@ -33,11 +33,12 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.checks import AXE_OPTIONS
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_ENV, _cli, open_guarded, sign_in, vnu
+from tests.browser.conftest import BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_ENV, _cli, open_guarded, sign_in, vnu
 from tests.browser.test_matters import citizen_sign_in, new_phone
 
 MODULE = "video_petition"
 HOST, WINDOW, OFFICER = "leader", "gzq_window", "rsj_officer"
+CENTER = "GZQ"  # 甘州区综治中心: the leader's, the window staff's and 区人社局's officer's center
 FAKE_MEDIA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 CONNECT_MS = 20_000
 WAITING_TEXT = "请稍候，主持人将请您进入"
@@ -94,10 +95,16 @@ def media_browser(browser, server):
     served = [*BUNDLED_PLUGINS, *SERVER_ENV.get("PORTAL_PLUGINS", "").split(",")]
     if f"plugins.{MODULE}" not in served:
         pytest.skip("the video petition module is not registered")
-    _cli(SERVER_ENV, "modules", "enable", MODULE, "--center", "GZQ")
+    listed = subprocess.run([str(BIN / "portal"), "modules", "list", "--center", CENTER], cwd=ROOT, env=SERVER_ENV,
+                            capture_output=True, text=True, timeout=120)
+    was_on = any(line.startswith(MODULE + "\t") and f"{CENTER}(on)" in line for line in listed.stdout.splitlines())
+    if not was_on:
+        _cli(SERVER_ENV, "modules", "enable", MODULE, "--center", CENTER)
     launched = browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_MEDIA)
     yield launched
     launched.close()
+    if not was_on:  # the other browser tests see the demo's switches as they were
+        _cli(SERVER_ENV, "modules", "disable", MODULE, "--center", CENTER)
 
 
 class People:
@@ -274,6 +281,12 @@ def test_citizen_waits_host_admits_connects_sends_back_then_three(people):
     citizen.wait_for_function(f"() => !window.__room.peers[{officer_id}]")
     assert connection_states(citizen) == {str(host_id): "connected"}
 
+    # Removed from the waiting room: told so, and not listed any more.
+    host_click(host, officer_id, "移出")
+    expect(officer.locator("#room-ended")).to_contain_text("您已被主持人移出本次视频接访")
+    expect(officer.locator("#room-status")).to_have_text("您已被主持人移出本次视频接访。")
+    expect(participant(host, officer_id)).to_have_count(0)
+
 
 def test_host_reload_keeps_host_rights_and_citizen_has_none(people):
     window = people.page()
@@ -449,6 +462,10 @@ def test_room_and_device_check_pass_axe_and_the_nu_checker(people):
     host.get_by_role("button", name="开始录像", exact=True).click()
     expect(citizen.get_by_role("alertdialog")).to_be_visible()
     check(citizen, "consent dialog")
+    citizen.goto(f"/elder?on=1&next={citizen_room(center, session_id)}")
+    expect(citizen.locator("html")).to_have_class("elder")
+    wait_connected(citizen, [host_id])
+    check(citizen, "call, citizen, elder")
     response = window.goto("/m/video_petition/device-check")
     documents.append(("device check as sent", response.text()))
     window.get_by_role("button", name="开始检查", exact=True).click()
@@ -463,3 +480,40 @@ def test_room_and_device_check_pass_axe_and_the_nu_checker(people):
     errors = vnu([html for _label, html in documents])
     report = [f"{label}: {problems}" for (label, _html), problems in zip(documents, errors) if problems]
     assert not report, "\n".join(report)
+
+
+def test_screen_share_replaces_the_camera_and_leave_tells_the_others(people):
+    window = people.page()
+    sign_in(window, WINDOW)
+    citizen, phone = signed_in_citizen(people, window)
+    session_id, center = new_session(phone)
+    host = enter_as_host(people, session_id)
+    host_id = me(host)
+    citizen.goto(citizen_room(center, session_id))
+    waiting(citizen)
+    citizen_id = me(citizen)
+    host_click(host, citizen_id, "请进入")
+    wait_connected(host, [citizen_id])
+    wait_connected(citizen, [host_id])
+
+    sent_video = f"() => window.__room.peers[{host_id}].pc.getSenders().map((s) => s.track).find((t) => t && t.kind === 'video')"
+    camera = citizen.evaluate(f"() => ({sent_video})().id")
+    citizen.get_by_role("button", name="共享屏幕", exact=True).click()
+    expect(citizen.locator("#ctl-share")).to_have_text("停止共享")
+    expect(citizen.locator("#ctl-share")).to_have_attribute("aria-pressed", "true")
+    # The evidence on screen goes to the host over the same connection (no renegotiation).
+    citizen.wait_for_function(f"() => ({sent_video})().id !== '{camera}'")
+    assert citizen.evaluate("window.__room.room.screen.getVideoTracks()[0].id") == citizen.evaluate(f"() => ({sent_video})().id")
+    citizen.get_by_role("button", name="停止共享", exact=True).click()
+    citizen.wait_for_function(f"() => ({sent_video})().id === '{camera}'")
+    assert connection_states(host) == {str(citizen_id): "connected"}
+
+    citizen.get_by_role("button", name="离开", exact=True).click()
+    expect(citizen.locator("#room-ended")).to_contain_text("您已离开本次视频接访")
+    assert media_stopped(citizen)
+    host.wait_for_function(f"() => !window.__room.peers[{citizen_id}]")
+    expect(participant(host, citizen_id)).to_have_count(0)
+    expect(host.locator("#room-status")).to_contain_text("离开了视频接访")
+    # Coming back, the citizen waits again.
+    citizen.goto(citizen_room(center, session_id))
+    waiting(citizen)

@@ -13,6 +13,7 @@
     removed: "您已被主持人移出本次视频接访。",
     left: "您已离开本次视频接访。",
     ended: "本次视频接访已结束。",
+    signedOut: "登录已失效，请重新登录后再进入。",
     sentBack: "主持人已将您移回等候室，请稍候。",
     noMedia: "无法使用摄像头或麦克风，其他参与者将看不到或听不到您。",
     lost: "连接中断，正在重新连接…",
@@ -126,6 +127,13 @@
       try { data = JSON.parse(event.data); } catch (e) { return; }
       self.enqueue(function () { return self.onSignal(data); });
     });
+    source.addEventListener("signed-out", function () {
+      self.finished = true;
+      source.close();
+      self.source = null;
+      self.teardown();
+      self.say(TEXT.signedOut);
+    });
     source.addEventListener("error", function () {
       if (self.finished) { return; }
       if (source.readyState === EventSource.CLOSED) {
@@ -223,6 +231,12 @@
       else if (now.state === "waiting" && was.state === "admitted") { notes.push(now.name + TEXT.wentBack); }
       else if (was.state === "admitted") { notes.push(now.name + TEXT.gone); }
     });
+    // Who left or was removed is no longer listed at all.
+    Object.keys(previous).forEach(function (id) {
+      if (Number(id) !== self.me && !self.participants[id] && previous[id].state === "admitted") {
+        notes.push(previous[id].name + TEXT.gone);
+      }
+    });
     if (notes.length) { this.say(notes.join("；") + "。"); }
   };
 
@@ -300,7 +314,12 @@
     button.disabled = true;
     post(this.roomUrl + "/" + action, { participant: id }).then(function (response) {
       button.disabled = false;
-      if (!response.ok) { self.say(TEXT.refused); }
+      if (!response.ok) {
+        // The server says why (the 6-person limit, someone already removed).
+        response.json().then(function (body) {
+          self.say(body && typeof body.error === "string" ? body.error : TEXT.refused);
+        }, function () { self.say(TEXT.refused); });
+      }
     }, function () { button.disabled = false; self.say(TEXT.refused); });
   };
 
