@@ -29,7 +29,7 @@ from portal.web.request import principal, trail
 
 from plugins.video_petition import rooms
 from plugins.video_petition.rooms import Seat, signal
-from plugins.video_petition.routes import body_of, json_error, _citizen_seat, _ok, _staff_seat
+from plugins.video_petition.routes import _citizen_seat, _staff_seat, body_of, json_error
 from plugins.video_petition.signalling import wake_room
 
 __all__ = ["MAX_CHUNK", "ROUTES", "end_session", "recording_dir"]
@@ -207,7 +207,7 @@ def _assemble(parts: list[Path], target: Path) -> tuple[str, int]:
 async def finish(request: Request, rec_id: FromPath[int]) -> Response:
     rec = await _uploader_recording(request, rec_id)
     if rec["state"] == "finished":
-        return Response(content={"sha256": rec["sha256"], "size": rec["size"]})
+        return Response(content={"sha256": rec["sha256"], "size": rec["size"]}, status_code=200)
     data = await body_of(request)
     try:
         count = int(data.get("chunks"))
@@ -242,7 +242,7 @@ async def finish(request: Request, rec_id: FromPath[int]) -> Response:
     for part in parts:
         part.unlink(missing_ok=True)
     wake_room(rec["session"])
-    return Response(content={"sha256": sha, "size": size})
+    return Response(content={"sha256": sha, "size": size}, status_code=200)
 
 
 # ----------------------------------------------------------------------------- playback

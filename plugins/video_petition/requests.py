@@ -22,7 +22,7 @@ from portal import clock
 from portal.auth import throttle
 from portal.centers.scope import in_scope
 from portal.citizens.guards import citizen_guard, citizen_of
-from portal.db import claim_submission, complete_submission, create_once, new_submission_key, raw, write_transaction
+from portal.db import create_once, new_submission_key, raw
 from portal.matters.codes import format_code, parse_code
 from portal.notify.outbox import deliver_soon
 from portal.web.forms import read_form
@@ -211,7 +211,7 @@ async def citizen_session(request: Request, center_code: FromPath[str], session_
 async def staff_session(user, session_id: int) -> dict:
     """A session of the member's center or below (404 otherwise)."""
     session = await load_session(session_id)
-    center = (await raw("SELECT id, code, name, path, phone FROM center WHERE id = {}", session["center"]))[0]
+    center = (await raw("SELECT * FROM center WHERE id = {}", session["center"]))[0]
     if not in_scope(user, center["path"]):
         raise NotFoundException()
     return {**session, "center_row": center}

@@ -20,7 +20,7 @@ from litestar.response import ServerSentEvent
 from portal.citizens.guards import citizen_guard, citizen_of
 from portal.db import raw
 from portal.web.render import redirect, render
-from portal.web.request import citizen_trail, principal, trail
+from portal.web.request import principal, trail
 
 from plugins.video_petition import rooms
 from plugins.video_petition.provider import ice_servers, room_for

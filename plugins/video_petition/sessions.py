@@ -65,7 +65,7 @@ async def create_request(center: dict, citizen_id: int, phone: str, values: dict
                           kind="video_petition_requested", staff=row["id"], center=center["id"],
                           link=f"/m/video_petition/sessions/{session_id}")
     await _tell({"phone": phone, "citizen": citizen_id}, center,
-                f"您的视频接访申请已提交，中心核验身份并审核后将短信通知您。", "video_petition_requested")
+                "您的视频接访申请已提交，中心核验身份并审核后将短信通知您。", "video_petition_requested")
     return session_id
 
 
