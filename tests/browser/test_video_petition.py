@@ -517,3 +517,48 @@ def test_screen_share_replaces_the_camera_and_leave_tells_the_others(people):
     # Coming back, the citizen waits again.
     citizen.goto(citizen_room(center, session_id))
     waiting(citizen)
+
+
+def test_host_reload_while_recording_keeps_what_was_uploaded_and_ending_saves_the_rest(people):
+    window = people.page()
+    sign_in(window, WINDOW)
+    citizen, phone = signed_in_citizen(people, window)
+    session_id, center = new_session(phone)
+    host = enter_as_host(people, session_id)
+    host_id = me(host)
+    citizen.goto(citizen_room(center, session_id))
+    waiting(citizen)
+    host_click(host, me(citizen), "请进入")
+    wait_connected(citizen, [host_id])
+
+    host.get_by_role("button", name="开始录像", exact=True).click()
+    citizen.get_by_role("button", name="同意录像", exact=True).click()
+    host.get_by_role("button", name="同意录像", exact=True).click()
+    host.wait_for_function("() => window.__room.uploads[0] && window.__room.uploads[0].seq >= 2", timeout=15_000)
+    first = host.evaluate("window.__room.uploads[0].id")
+    host.wait_for_timeout(500)  # the chunks in flight arrive
+
+    # Reloaded mid-recording: the chunks that arrived are saved as a recording of their own.
+    host.reload()
+    expect(host.locator("#room-status")).to_have_text("页面刷新前的录像已保存。如需继续录像，请重新开始录像。", timeout=15_000)
+    expect(host.locator("#ctl-record")).to_have_text("开始录像")
+
+    # Recording again (consent given stays given), then 结束接访 while it runs: it is saved first.
+    host.get_by_role("button", name="开始录像", exact=True).click()
+    host.wait_for_function("() => window.__room.uploads[0] && window.__room.uploads[0].seq >= 2", timeout=15_000)
+    second = host.evaluate("window.__room.uploads[0].id")
+    assert second != first
+    with host.expect_navigation():
+        host.get_by_role("button", name="结束接访", exact=True).click()
+    expect(citizen.locator("#room-ended")).to_contain_text("本次视频接访已结束")
+    citizen.wait_for_function("() => window.__room.tracks.every((t) => t.readyState === 'ended')")
+    assert media_stopped(citizen)
+
+    host.goto(f"/m/video_petition/sessions/{session_id}")
+    links = host.locator("main").get_by_role("link", name="播放")
+    expect(links).to_have_count(2)
+    hrefs = sorted(links.nth(i).get_attribute("href") for i in range(2))
+    assert hrefs == sorted(f"/m/video_petition/recordings/{rec}/media" for rec in (first, second))
+    for href in hrefs:
+        size = host.evaluate("async (url) => (await (await fetch(url)).arrayBuffer()).byteLength", href)
+        assert size > 1000, (href, size)

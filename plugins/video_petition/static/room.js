@@ -29,6 +29,7 @@
     recOn: "正在录像。",
     recUploading: "正在上传录像…",
     recDone: "录像已保存。",
+    recSalvaged: "页面刷新前的录像已保存。如需继续录像，请重新开始录像。",
     recFailed: "录像上传未完成，请稍后重试。",
     refused: "操作未成功，请重试。",
     joined: "进入了视频接访", wentBack: "回到了等候室", gone: "离开了视频接访"
@@ -579,6 +580,17 @@
     on("ctl-share", function () { self.toggleShare(); });
     on("ctl-leave", function () { self.leave(); });
     on("ctl-record", function () { self.toggleRecording(); });
+    var endForm = this.q("room-end-form");
+    if (endForm) {
+      endForm.addEventListener("submit", function (event) {
+        // Leaving the page would cut off the recording's last chunks: save it first.
+        if (!self.recorder && !self.uploading) { return; }
+        event.preventDefault();
+        self.wantRecording = false;
+        self.stopRecorder();
+        (self.finishing || Promise.resolve()).then(function () { endForm.submit(); });
+      });
+    }
     on("consent-yes", function () { self.consent(true); });
     on("consent-no", function () { self.consent(false); });
   };
@@ -701,6 +713,7 @@
       self.starting = false;
       if (response.status === 409) { return null; }  // someone's consent is not in yet: the next state asks again
       if (!response.ok) { self.say(TEXT.refused); self.wantRecording = false; return null; }
+      self.startedHere = true;
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (body && body.id) { self.recording = { id: body.id, state: "on" }; }
         self.maybeRecord();
@@ -711,10 +724,14 @@
   // Called on every state: the host starts the recorder once the server says recording is on, and
   // asks again once everyone has consented.
   Room.prototype.maybeRecord = function () {
-    if (this.me !== this.host || this.myState !== "admitted") { return; }
+    if (this.me !== this.host || this.myState !== "admitted" || this.starting) { return; }
     var rec = this.recording || {};
     if (rec.state === "on" && rec.id && !this.recorder && !this.uploading && this.recordedId !== rec.id) {
-      this.startRecorder(rec.id);
+      if (this.startedHere) {
+        this.startRecorder(rec.id);
+      } else {
+        this.salvage(rec.id);  // started by this host's previous page (reloaded mid-recording)
+      }
     } else if (this.wantRecording && rec.state === "waiting_consent" && this.allConsented() && !this.recorder) {
       this.requestStart();
     }
@@ -761,6 +778,8 @@
     this.recordedId = recId;
     this.wantRecording = false;
     var upload = { id: recId, seq: 0, sent: {}, queue: Promise.resolve(), failed: false };
+    var finished;
+    this.finishing = new Promise(function (resolve) { finished = resolve; });
     this.exposed.uploads.push(upload);
     recorder.ondataavailable = function (event) {
       if (!event.data || !event.data.size) { return; }
@@ -780,10 +799,38 @@
       line.hidden = false;
       line.textContent = TEXT.recUploading;
       // The last dataavailable fires before stop: its upload is already queued.
-      upload.queue = upload.queue.then(function () { return self.finishUpload(upload); });
+      upload.queue = upload.queue.then(function () { return self.finishUpload(upload); }).then(finished, finished);
     };
     recorder.start(CHUNK_MS);
     this.renderRecording();
+  };
+
+  // The previous page's recorder is gone with it, and a new recorder's first chunk would be another
+  // file's header: keep what arrived (the unbroken run from chunk 0 is a playable file) and stop.
+  Room.prototype.salvage = function (recId) {
+    var self = this;
+    this.recordedId = recId;
+    this.uploading = true;
+    var base = this.recordingsUrl + "/" + recId;
+    post(this.roomUrl + "/recording/stop", {}).then(function () {
+      return fetch(base + "/chunks", { credentials: "same-origin", headers: { Accept: "application/json" } });
+    }).then(function (response) {
+      return response.ok ? response.json() : { received: [] };
+    }).then(function (body) {
+      var have = {};
+      (body.received || []).forEach(function (seq) { have[seq] = true; });
+      var count = 0;
+      while (have[count]) { count += 1; }
+      return count ? post(base + "/finish", { chunks: count }) : null;
+    }).then(function (response) {
+      self.uploading = false;
+      self.say(response && response.ok ? TEXT.recSalvaged : TEXT.recFailed);
+      self.renderRecording();
+    }, function () {
+      self.uploading = false;
+      self.say(TEXT.recFailed);
+      self.renderRecording();
+    });
   };
 
   Room.prototype.stopRecorder = function () {
