@@ -11,12 +11,13 @@ from portal.centers.modules import set_enabled
 from portal.crypto import audit_key
 from portal.db import insert, raw, write_transaction
 from portal.matters.service import Ctx, NewMatter, register
-from tests.core.bookings.helpers import citizen_client  # noqa: F401 - re-exported for the tests
+from tests.core.bookings import helpers as _bookings
 from tests.core.notify.test_live import LiveClient
 
 CITIZEN_PHONE = "13800138111"
 OTHER_PHONE = "13800138222"
 JSON = {"content-type": "application/json"}
+citizen_client = _bookings.citizen_client  # a browser signed in as a citizen
 
 
 async def center(code: str) -> dict:

@@ -84,7 +84,7 @@ async def test_a_citizen_cannot_open_another_session_room(app, client_factory):
     assert (await citizen.get(f"/m/video_petition/c/GZQ-DMZ/room/{session['id']}")).status_code == 404
     pending = await make_session(app, citizen.citizen_id, status="requested")
     assert (await citizen.get(f"/m/video_petition/c/GZQ/room/{pending['id']}")).status_code == 404
-    assert (await citizen.get(f"/m/video_petition/c/GZQ/room/999999")).status_code == 404
+    assert (await citizen.get("/m/video_petition/c/GZQ/room/999999")).status_code == 404
 
 
 async def test_staff_outside_the_session_get_404_and_a_seated_non_host_403(app, client_factory):
@@ -180,3 +180,44 @@ async def test_the_stream_tells_each_side_its_state_and_carries_signals(app, cli
                           headers={"last-event-id": str(last_id)}) as stream:
         ice = await stream.next_of("signal")
         assert ice["data"]["kind"] == "ice" and int(ice["id"]) > last_id
+
+
+async def test_a_summoned_department_admitted_to_the_call_has_checked_in(app, client_factory):
+    leader = await _login(client_factory, "leader")
+    session = await make_session(app, None, department="ZJJ")
+    sid = session["id"]
+    me_of(await leader.get(f"/m/video_petition/room/{sid}"))
+    officer = await _login(client_factory, "zjj_officer")
+    officer_me = me_of(await officer.get(f"/m/video_petition/room/{sid}"))
+    seat = await participant(officer_me)
+    assert seat["kind"] == "department" and seat["checked_in_at"] is None
+    # An officer of a department that was not summoned is not let in.
+    assert (await (await _login(client_factory, "gafj_officer")).get(f"/m/video_petition/room/{sid}")).status_code == 404
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": officer_me})
+    first = (await participant(officer_me))["checked_in_at"]
+    assert first is not None
+    notes = await raw("SELECT note FROM matter_event WHERE matter = {} AND kind = 'note'", session["matter"])
+    assert [n for n in notes if "视为报到" in n["note"] and "住建" in n["note"]]
+    # Sent back and admitted again: still one check-in, at the first time.
+    await post_json(leader, f"/m/video_petition/room/{sid}/send_back", {"participant": officer_me})
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": officer_me})
+    assert (await participant(officer_me))["checked_in_at"] == first
+    notes = await raw("SELECT note FROM matter_event WHERE matter = {} AND kind = 'note'", session["matter"])
+    assert len([n for n in notes if "视为报到" in n["note"]]) == 1
+
+
+async def test_room_streams_end_when_the_app_stops_and_leaving_tells_the_others(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    async with RoomStream(app, leader, f"/m/video_petition/room/{sid}/events") as stream:
+        assert (await stream.next_of("state"))["data"]["my_state"] == "admitted"
+        # The citizen closes the page (sendBeacon with the form's token).
+        assert (await citizen.submit(f"/m/video_petition/c/GZQ/room/{sid}/leave")).status_code == 204
+        bye = await stream.next_of("signal")
+        assert bye["data"] == {"from": citizen_me, "kind": "bye", "payload": {"reason": "left"}}
+        state = await stream.next_of("state")
+        assert citizen_me not in {p["id"] for p in state["data"]["participants"]}
+        app.state.live.close_streams()
+        assert await stream.next_of("state", within=3) is None
+        assert stream.ended.is_set()
