@@ -262,13 +262,17 @@ async def _session_page(request: Request, session: dict, errors: dict | None = N
     if session["matter"]:
         rows = await raw("SELECT id, code FROM matter WHERE id = {}", session["matter"])
         matter = {"id": rows[0]["id"], "code": format_code(rows[0]["code"])} if rows else None
+    representatives = await raw("SELECT display_name, state FROM video_petition_participant WHERE session = {} "
+                                "AND kind = 'citizen' AND (citizen IS NULL OR citizen <> {}) ORDER BY id",
+                                session["id"], session["citizen"] or 0)
     recordings = await raw("SELECT id, state, size, sha256, finished_at FROM video_petition_recording WHERE session = {} "
                            "ORDER BY id", session["id"])
     host = None
     if session["host"]:
         host = (await raw("SELECT display_name FROM staff_user WHERE id = {}", session["host"]))[0]["display_name"]
-    values = values or {"host": str(session["host"] or ""), "department": str(session["department"] or ""),
-                        "scheduled_at": local_text(session["scheduled_at"]), "method": "", "reason": ""}
+    values = {"rep_name": "", "rep_phone": "", **(values or {
+        "host": str(session["host"] or ""), "department": str(session["department"] or ""),
+        "scheduled_at": local_text(session["scheduled_at"]), "method": "", "reason": ""})}
     return await render(request, "video_petition/session.html", {
         "title": "视频接访", "s": session, "errors": errors or {}, "values": values, "checker": checker,
         "checked_when": local_text(session["id_checked_at"]), "when": local_text(session["scheduled_at"]),
@@ -277,7 +281,7 @@ async def _session_page(request: Request, session: dict, errors: dict | None = N
         "hosts": [(str(h["id"]), h["display_name"]) for h in await _hosts(session["center"])],
         "departments": [(str(d["id"]), d["name"]) for d in await _departments(session["center_row"])],
         "matter": matter, "host_name": host, "recordings": recordings, "can_manage": user.can("video_petition.manage"),
-        "can_join": session["status"] in ("approved", "live"),
+        "can_join": session["status"] in ("approved", "live"), "representatives": representatives,
     }, status=status)
 
 
@@ -353,4 +357,31 @@ async def decide(request: Request, session_id: FromPath[int]) -> Response:
     return redirect(request, SESSION.format(session_id), "已安排视频接访并短信通知申请人。")
 
 
-ROUTES = [citizen_home, request_form, request_submit, citizen_session, session_list, session_page, id_check, decide]
+@post("/sessions/{session_id:int}/representatives", opt={"permission": "video_petition.manage"})
+async def add_representative(request: Request, session_id: FromPath[int]) -> Response:
+    from portal.web.forms import normalize_phone
+
+    session = await staff_session(principal(request), session_id)
+    form = await read_form(request)
+    name, raw_phone = form.str("rep_name", 30), form.str("rep_phone", 20, ascii_fold=True)
+    values = {"host": "", "department": "", "scheduled_at": "", "method": "", "reason": "",
+              "rep_name": name, "rep_phone": raw_phone}
+    errors = {}
+    phone = normalize_phone(raw_phone)
+    if not name:
+        errors["rep_name"] = "请填写代表的姓名。"
+    if not phone:
+        errors["rep_phone"] = "请填写 11 位手机号码，例如 138 0000 0000。"
+    if session["status"] not in ("requested", "approved", "live"):
+        errors["rep_name"] = "这次接访已经结束，不能再添加代表。"
+    if not errors:
+        problem = await svc.add_representative(_who(request), session, session["center_row"], name, phone)
+        if problem:
+            errors["rep_phone"] = problem
+    if errors:
+        return await _session_page(request, session, errors, values, status=422)
+    deliver_soon(request.app)
+    return redirect(request, SESSION.format(session_id), "已添加代表，并短信告知进入方式。")
+
+
+ROUTES = [add_representative, citizen_home, request_form, request_submit, citizen_session, session_list, session_page, id_check, decide]

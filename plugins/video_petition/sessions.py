@@ -69,6 +69,49 @@ async def create_request(center: dict, citizen_id: int, phone: str, values: dict
     return session_id
 
 
+async def _tell_staff(session: dict, center: dict, host_id: int, department_id: int | None, when: str) -> None:
+    """The host and the summoned department's officers learn the time and get the room's link."""
+    link = f"/m/video_petition/room/{session['id']}"
+    text = f"{center['name']}视频接访（{SERVICES[session['service']]}）定于 {when}，请按时进入视频接访室。"
+    await queue_inapp(body=text, kind="video_petition_scheduled", staff=host_id, center=center["id"], link=link)
+    if department_id:
+        officers = await raw("SELECT id, phone FROM staff_user WHERE department = {} AND active", department_id)
+        for officer in officers:
+            await queue_inapp(body=text, kind="video_petition_summoned", staff=officer["id"], center=center["id"], link=link)
+            if officer["phone"]:
+                await queue_sms(officer["phone"], f"【{center['name']}】{text}", kind="video_petition_summoned",
+                                center=center["id"])
+
+
+MAX_REPRESENTATIVES = 5
+
+
+async def add_representative(who: Who, session: dict, center: dict, name: str, phone: str) -> str | None:
+    """Seat a representative (代表) of the citizen: a citizen account by phone, in the waiting room
+    on their first visit. Returns an error message, or None."""
+    async with write_transaction():
+        reps = await raw("SELECT count(*) AS n FROM video_petition_participant WHERE session = {} AND kind = 'citizen' "
+                         "AND (citizen IS NULL OR citizen <> {})", session["id"], session["citizen"] or 0)
+        if reps[0]["n"] >= MAX_REPRESENTATIVES:
+            return f"代表最多 {MAX_REPRESENTATIVES} 人。"
+        rows = await raw("INSERT INTO citizen (phone, created_at, last_sign_in_at) VALUES ({}, {}, NULL) "
+                         "ON CONFLICT (phone) DO NOTHING RETURNING id", phone, clock.now())
+        citizen_id = rows[0]["id"] if rows else (await raw("SELECT id FROM citizen WHERE phone = {}", phone))[0]["id"]
+        if citizen_id == session["citizen"]:
+            return "这是申请人本人的手机号。"
+        added = await raw("INSERT INTO video_petition_participant (session, kind, citizen, display_name, state, "
+                          "consent_recording, updated_at) VALUES ({}, 'citizen', {}, {}, 'left', false, {}) "
+                          "ON CONFLICT DO NOTHING RETURNING id", session["id"], citizen_id, f"代表 {name}"[:100], clock.now())
+        if not added:
+            return "这位代表已经添加过了。"
+        url = f"/m/video_petition/c/{center['code']}/room/{session['id']}"
+        await queue_sms(phone, f"【{center['name']}】您作为代表参加视频接访，请用本手机号登录网站后进入：{url}",
+                        kind="video_petition_representative", citizen=citizen_id, center=center["id"])
+        await who.trail("video_petition.representative_added", object_type="video_petition_session",
+                        object_id=session["id"], center_id=session["center"], fields=("participant",))
+    return None
+
+
 async def check_id(who: Who, session: dict, method: str) -> None:
     async with write_transaction():
         await raw("UPDATE video_petition_session SET id_checked_by = {}, id_checked_at = {}, id_check_method = {}, "
@@ -108,6 +151,7 @@ async def approve(who: Who, session: dict, center: dict, host_id: int, departmen
         await raw("INSERT INTO video_petition_participant (session, kind, staff, display_name, state, "
                   "consent_recording, updated_at) SELECT {}, 'host', id, display_name, 'waiting', false, {} "
                   "FROM staff_user WHERE id = {} ON CONFLICT DO NOTHING", session["id"], clock.now(), host_id)
+        await _tell_staff(session, center, host_id, department_id, when)
         await who.trail("video_petition.approved", object_type="video_petition_session", object_id=session["id"],
                         center_id=session["center"], fields=("host", "scheduled_at"))
     return True

@@ -172,3 +172,58 @@ async def test_booking_a_reception_slot_opens_a_session(app, client_factory):
     async with write_transaction():
         await on_booking("cancelled", {"id": rows[0]["booking"], "service_key": "video_petition.leader"})
     assert (await raw("SELECT status FROM video_petition_session WHERE id = {}", rows[0]["id"]))[0]["status"] == "cancelled"
+
+
+async def test_staff_seat_up_to_five_representatives_who_then_wait_in_the_room(app, client_factory):
+    from tests.video_petition.helpers import me_of, participant
+
+    citizen = await citizen_client(client_factory, CITIZEN_PHONE)
+    session = await make_session(app, citizen.citizen_id)
+    window = await client_factory()
+    await window.login("gzq_window")
+    url = f"/m/video_petition/sessions/{session['id']}/representatives"
+    bad = await window.submit(url, {"rep_name": "李四", "rep_phone": "12345"})
+    assert bad.status_code == 422 and "11 位手机号码" in bad.text and "李四" in bad.text
+    own = await window.submit(url, {"rep_name": "王大山", "rep_phone": CITIZEN_PHONE})
+    assert own.status_code == 422 and "申请人本人" in own.text
+    phones = [f"1390000000{i}" for i in range(6)]
+    for i, phone in enumerate(phones[:5]):
+        assert (await window.submit(url, {"rep_name": f"代表{i}", "rep_phone": phone})).status_code == 303
+    twice = await window.submit(url, {"rep_name": "代表0", "rep_phone": phones[0]})
+    assert twice.status_code == 422
+    sixth = await window.submit(url, {"rep_name": "代表5", "rep_phone": phones[5]})
+    assert sixth.status_code == 422 and "最多 5 人" in sixth.text
+    sms = await raw("SELECT body FROM outbox WHERE phone = {} AND kind = 'video_petition_representative'", phones[0])
+    assert f"/m/video_petition/c/GZQ/room/{session['id']}" in sms[0]["body"]
+    rep = await citizen_client(client_factory, phones[0])
+    seat = me_of(await rep.get(f"/m/video_petition/c/GZQ/room/{session['id']}"))
+    assert (await participant(seat))["state"] == "waiting"
+    # Someone who is not a representative still gets 404.
+    stranger = await citizen_client(client_factory, phones[5])
+    assert (await stranger.get(f"/m/video_petition/c/GZQ/room/{session['id']}")).status_code == 404
+    leader = await client_factory()
+    await leader.login("leader")
+    assert (await leader.submit(url, {"rep_name": "x", "rep_phone": phones[5]})).status_code == 403
+
+
+async def test_approval_tells_the_host_and_the_summoned_department(app, client_factory):
+    citizen = await citizen_client(client_factory, CITIZEN_PHONE)
+    session = await make_session(app, citizen.citizen_id, status="requested", host=None)
+    window = await client_factory()
+    await window.login("gzq_window")
+    await window.submit(f"/m/video_petition/sessions/{session['id']}/id-check", {"method": "video"})
+    version = (await raw("SELECT version FROM video_petition_session WHERE id = {}", session["id"]))[0]["version"]
+    zjj = (await raw("SELECT id FROM department WHERE code = 'ZJJ'"))[0]["id"]
+    ok = await window.submit(f"/m/video_petition/sessions/{session['id']}/decide", {
+        "decision": "approve", "host": str(await staff_id("leader")), "department": str(zjj),
+        "scheduled_at": "2030-12-02 09:30", "version": str(version)})
+    assert ok.status_code == 303
+    link = f"/m/video_petition/room/{session['id']}"
+    assert await raw("SELECT 1 FROM outbox WHERE staff = {} AND link = {}", await staff_id("leader"), link)
+    assert await raw("SELECT 1 FROM outbox WHERE staff = {} AND link = {} AND kind = 'video_petition_summoned'",
+                     await staff_id("zjj_officer"), link)
+    assert await raw("SELECT 1 FROM outbox WHERE phone = '13909361001' AND kind = 'video_petition_summoned'")
+    # The matter page shows the session in its panel.
+    matter = (await raw("SELECT matter FROM video_petition_session WHERE id = {}", session["id"]))[0]["matter"]
+    page = await window.get(f"/matters/{matter}")
+    assert f"/m/video_petition/sessions/{session['id']}" in page.text
