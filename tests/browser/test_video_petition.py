@@ -295,11 +295,14 @@ def test_host_reload_keeps_host_rights_and_citizen_has_none(people):
     session_id, center = new_session(phone)
     other_id, _ = new_session(new_phone())  # someone else's session
 
-    host = enter_as_host(people, session_id)
-    host_id = me(host)
+    # The citizen is early: a lower participant id than the host's, so here the citizen's page
+    # makes the offers, and the reloaded host's page is the one that asks for a new one.
     citizen.goto(citizen_room(center, session_id))
     waiting(citizen)
     citizen_id = me(citizen)
+    host = enter_as_host(people, session_id)
+    host_id = me(host)
+    assert citizen_id < host_id
     host_click(host, citizen_id, "请进入")
     wait_connected(host, [citizen_id])
     wait_connected(citizen, [host_id])
@@ -432,6 +435,12 @@ def test_without_javascript_the_room_says_so_and_gives_the_phone(people):
     assert "视频接访需要开启浏览器的 JavaScript" in text, text
     assert "无法开启或无法视频时，请拨打" in text
     expect(no_js.locator("#video-room")).to_be_hidden()
+    # The device check, likewise: what it needs, and the phone.
+    response = no_js.goto(f"/m/video_petition/c/{center}/device-check")
+    assert response.status == 200
+    text = no_js.locator("main").inner_text()
+    assert "检查设备需要开启浏览器的 JavaScript" in text and "无法视频时请拨打" in text, text
+    expect(no_js.locator("#device-check")).to_be_hidden()
 
 
 def test_room_and_device_check_pass_axe_and_the_nu_checker(people):

@@ -304,8 +304,10 @@
       list.appendChild(item);
     });
     if (focusKey) {
-      // The button pressed may be gone (请进入 becomes 移回等候室): keep focus in the list's region.
-      var again = list.querySelector('[data-key="' + focusKey + '"]');
+      // The button pressed may be gone (请进入 becomes 移回等候室): the same person's next button,
+      // else the list's heading, never the top of the page.
+      var again = list.querySelector('[data-key="' + focusKey + '"]') ||
+        list.querySelector('[data-participant="' + focusKey.split(":")[1] + '"] button');
       (again || this.q("room-people-heading")).focus();
     }
   };
@@ -330,9 +332,12 @@
     var self = this;
     if (this.local) { return Promise.resolve(this.local); }
     if (this.mediaPromise) { return this.mediaPromise; }
-    var media = navigator.mediaDevices && navigator.mediaDevices.getUserMedia
-      ? navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } })
-      : Promise.reject(new Error("no getUserMedia"));
+    var devices = navigator.mediaDevices;
+    var ask = function (constraints) {
+      return devices && devices.getUserMedia ? devices.getUserMedia(constraints) : Promise.reject(new Error("no getUserMedia"));
+    };
+    // No camera (or it is busy): still take part with the microphone alone.
+    var media = ask({ audio: true, video: { width: 640, height: 360 } }).catch(function () { return ask({ audio: true }); });
     this.mediaPromise = media.then(function (stream) {
       return stream;
     }, function () {
