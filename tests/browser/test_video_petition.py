@@ -412,7 +412,7 @@ def test_device_check_preview_and_level(people):
     page = people.page()
     sign_in(page, WINDOW)
     page.goto("/m/video_petition/device-check")
-    expect(page.locator("main")).to_contain_text("无法视频时请拨打")
+    expect(page.locator("main")).to_contain_text("无法视频时请拨打 0936-8212000")
     page.get_by_role("button", name="开始检查", exact=True).click()
     page.wait_for_function("() => document.getElementById('device-video').videoWidth > 0", timeout=CONNECT_MS)
     # The fake microphone beeps: the meter moves.
@@ -433,13 +433,14 @@ def test_without_javascript_the_room_says_so_and_gives_the_phone(people):
     assert response.status == 200
     text = no_js.locator("main").inner_text()
     assert "视频接访需要开启浏览器的 JavaScript" in text, text
-    assert "无法开启或无法视频时，请拨打" in text
+    assert "无法开启或无法视频时，请拨打 0936-8212000" in text, text  # 甘州区综治中心's phone
+    expect(no_js.locator("main .notice a[href='tel:0936-8212000']")).to_be_visible()
     expect(no_js.locator("#video-room")).to_be_hidden()
     # The device check, likewise: what it needs, and the phone.
     response = no_js.goto(f"/m/video_petition/c/{center}/device-check")
     assert response.status == 200
     text = no_js.locator("main").inner_text()
-    assert "检查设备需要开启浏览器的 JavaScript" in text and "无法视频时请拨打" in text, text
+    assert "检查设备需要开启浏览器的 JavaScript" in text and "无法视频时请拨打 0936-8212000" in text, text
     expect(no_js.locator("#device-check")).to_be_hidden()
 
 
