@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from portal.db import raw
 
 from tests.video_petition.helpers import (
@@ -221,3 +223,36 @@ async def test_room_streams_end_when_the_app_stops_and_leaving_tells_the_others(
         app.state.live.close_streams()
         assert await stream.next_of("state", within=3) is None
         assert stream.ended.is_set()
+
+
+@pytest.mark.postgres_only
+async def test_a_signal_committed_after_a_later_one_still_arrives(app, client_factory):
+    """PostgreSQL hands out ids before commit: signal n may become visible after n+1 was sent."""
+    import asyncio
+
+    from portal.db import write_transaction
+    from plugins.video_petition.rooms import signal
+
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    queued, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> int:
+        async with write_transaction():
+            ident = await signal(sid, host_me, citizen_me, "ice", {"n": "first"})
+            queued.set()
+            await release.wait()
+        return ident
+
+    async with RoomStream(app, citizen, f"/m/video_petition/c/GZQ/room/{sid}/events") as stream:
+        await stream.next_of("state")
+        slow_task = asyncio.create_task(slow())
+        await queued.wait()
+        await post_json(leader, f"/m/video_petition/room/{sid}/signal", {"to": citizen_me, "kind": "ice", "payload": {"n": "second"}})
+        assert (await stream.next_of("signal"))["data"]["payload"] == {"n": "second"}
+        await asyncio.sleep(1.0)  # the stream has polled past it meanwhile
+        release.set()
+        first_id = await slow_task
+        late = await stream.next_of("signal")
+        assert late["data"]["payload"] == {"n": "first"} and int(late["id"]) == first_id
