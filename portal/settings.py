@@ -44,6 +44,9 @@ class Settings:
     # invalidate the chain; defaults to one derived from the secret key.
     audit_key: str = ""
     data_key: str = ""
+    # Encrypts counseling session notes (plugins/counseling/notes_crypto.py); derived from the secret
+    # outside production. The counseling module refuses to start in production without it.
+    counseling_key: str = ""
     database_url: str = ""
     data_dir: Path = PROJECT_ROOT / "var"
     site_name: str = "吹哨报到综治服务平台"
@@ -141,6 +144,7 @@ class Settings:
             secret_key=env.get("PORTAL_SECRET_KEY") or DEFAULT_SECRET,
             audit_key=env.get("PORTAL_AUDIT_KEY", ""),
             data_key=env.get("PORTAL_DATA_KEY", ""),
+            counseling_key=env.get("PORTAL_COUNSELING_KEY", ""),
             database_url=env.get("PORTAL_DATABASE_URL", ""),
             data_dir=data_dir,
             site_name=env.get("PORTAL_SITE_NAME") or cls.site_name,

@@ -4,7 +4,7 @@ sessions/notes side (session_routes.py, sessions.py, retention.py) provide, conc
 
 from __future__ import annotations
 
-from portal.plugin_api import Permission, hookimpl
+from portal.plugin_api import Job, Permission, hookimpl
 
 COUNSELOR = frozenset({"counselor"})
 
@@ -38,15 +38,39 @@ def register_services():
 def register_routes(settings):
     from plugins.counseling.citizen_routes import ROUTES as CITIZEN_ROUTES
     from plugins.counseling.routes import ROUTES
+    from plugins.counseling.session_routes import ROUTES as SESSION_ROUTES
 
-    return [*ROUTES, *CITIZEN_ROUTES]
+    return [*ROUTES, *CITIZEN_ROUTES, *SESSION_ROUTES]
 
 
 @hookimpl
-def nav_items(request, center, user):
-    from plugins.counseling.routes import nav_items as booking_nav
+def register_jobs():
+    from plugins.counseling import retention
 
-    return booking_nav(user)
+    return [Job(name=retention.RETENTION, interval_seconds=24 * 3600, run=retention.run,
+                label="心理咨询：删除超过保存期限的咨询记录")]
+
+
+@hookimpl
+def register_commands(cli):
+    from plugins.counseling.notes_crypto import register_commands as notes_commands
+
+    notes_commands(cli)
+
+
+@hookimpl
+async def startup(app):
+    from plugins.counseling.notes_crypto import startup_check
+
+    await startup_check(app)
+
+
+@hookimpl
+async def nav_items(request, center, user):
+    from plugins.counseling.routes import nav_items as booking_nav
+    from plugins.counseling.session_routes import nav_items as session_nav
+
+    return [*booking_nav(user), *await session_nav(user)]
 
 
 @hookimpl

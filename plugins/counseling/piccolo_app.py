@@ -5,7 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig, table_finder
 
 # Settings, consent, screening, crisis (tables.py); sessions and notes add their own module here.
-TABLE_MODULES = ["plugins.counseling.tables"]
+TABLE_MODULES = ["plugins.counseling.tables", "plugins.counseling.session_tables"]
 
 APP_CONFIG = AppConfig(
     app_name="counseling",

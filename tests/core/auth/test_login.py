@@ -451,7 +451,8 @@ async def test_five_wrong_codes_lock_the_account(client, settings):
 
 def _production(settings):
     key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
-    return settings.replace(env="production", secret_key=key, data_key="k" * 32, sms_gateway_url="http://127.0.0.1:9/sms", sms_gateway_token="t" * 24)
+    return settings.replace(env="production", secret_key=key, data_key="k" * 32, sms_gateway_url="http://127.0.0.1:9/sms", sms_gateway_token="t" * 24,
+                            counseling_key="c" * 40)
 
 
 async def test_production_refuses_to_start_with_demo_accounts(settings):

@@ -40,7 +40,7 @@ MATTER_VALUES = {"matter_id": "1", "code": "2222-2222-2222", "step": "center", "
 BOOKING_VALUES = {"service_key": "sample_module.consult", "booking_id": "1", "entry_id": "1", "resource_id": "1",
                   "rule_id": "1", "exception_id": "1", "token": "x" * 32}
 # …and of the bundled modules' (plugins/checkin).
-MODULE_VALUES = {"whistle_id": "1"}
+MODULE_VALUES = {"whistle_id": "1", "case_id": "1", "record_id": "1", "review_id": "1"}
 
 
 def fill(template: str, values: dict[str, str]) -> str:

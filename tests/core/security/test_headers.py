@@ -62,7 +62,7 @@ async def _get_urls(app) -> list[str]:
         # Appointment pages.
         "service_key": "sample_module.consult", "booking_id": "1", "resource_id": "1", "token": "x" * 32,
         # Module pages (plugins/checkin).
-        "whistle_id": "1",
+        "whistle_id": "1", "case_id": "1", "record_id": "1", "review_id": "1",
     }
     urls = []
     for route in app.routes:
