@@ -93,12 +93,13 @@ def _last_event_id(request: Request) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _stream(request: Request, seat: Seat, staff_session: int | None) -> ServerSentEvent:
+def _stream(request: Request, seat: Seat, staff_session: int | None, citizen_session: int | None = None) -> ServerSentEvent:
     if "text/event-stream" not in request.headers.get("accept", ""):
         # Opened as a page: an error page, not an answer that never ends.
         raise HTTPException(status_code=406, detail="event stream only")
     return ServerSentEvent(
-        room_stream(request.app, seat, last_event_id=_last_event_id(request), staff_session=staff_session),
+        room_stream(request.app, seat, last_event_id=_last_event_id(request), staff_session=staff_session,
+                    citizen_session=citizen_session),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
@@ -206,7 +207,7 @@ async def citizen_room(request: Request, center_code: FromPath[str], session_id:
 @get("/c/{center_code:str}/room/{session_id:int}/events", guards=[citizen_guard])
 async def citizen_events(request: Request, center_code: FromPath[str], session_id: FromPath[int]) -> ServerSentEvent:
     seat = await _citizen_seat(request, center_code, session_id)
-    return _stream(request, seat, None)
+    return _stream(request, seat, None, citizen_of(request).session_id)
 
 
 @post("/c/{center_code:str}/room/{session_id:int}/signal", guards=[citizen_guard])

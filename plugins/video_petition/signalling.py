@@ -45,7 +45,8 @@ Why polling: as portal/notify/live.py explains, the app runs as several processe
 database (SQLite or PostgreSQL) with no broker; the signal row is the durable fact. Each open
 stream polls its room (one indexed range query on (session, id)) every ``POLL_SECONDS``; a POST
 in the same process wakes that room's streams at once. Streams end when the app stops (the live
-hub's ``closed``, set on SIGTERM/SIGINT and at shutdown) and when the staff session ends.
+hub's ``closed``, set on SIGTERM/SIGINT and at shutdown) and when the staff or citizen session
+ends (a last ``signed-out`` event).
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ async def send_signal(seat: Seat, to: Any, kind: Any, payload: Any) -> None:
     wake_room(session_id)
 
 
+async def citizen_session_valid(session_id: int) -> bool:
+    """The citizen's sign-in still stands (not signed out, not past its absolute limit). Like
+    ``live.session_valid``, read-only: an open stream is not activity."""
+    rows = await read("SELECT expires_at FROM citizen_session WHERE id = {}", session_id)
+    return bool(rows) and clock.now() < _as_dt(rows[0]["expires_at"])
+
+
 def _as_dt(value: Any) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
@@ -119,7 +127,7 @@ async def _top(session_id: int) -> int:
 
 async def room_stream(
     app: Any, seat: Seat, *, last_event_id: int | None = None, staff_session: int | None = None,
-    poll_seconds: float | None = None,
+    citizen_session: int | None = None, poll_seconds: float | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The events of one participant's stream until the client leaves or the app stops.
 
@@ -180,8 +188,10 @@ async def room_stream(
                 pass
             woken.clear()
             now = time.monotonic()
-            if staff_session is not None and now >= next_check:
-                if not await session_valid(staff_session, app.state.settings):
+            if now >= next_check and (staff_session is not None or citizen_session is not None):
+                valid = (await session_valid(staff_session, app.state.settings) if staff_session is not None
+                         else await citizen_session_valid(citizen_session))
+                if not valid:
                     yield ServerSentEventMessage(data="{}", event="signed-out")
                     return
                 next_check = now + SESSION_CHECK_SECONDS

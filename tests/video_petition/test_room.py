@@ -256,3 +256,40 @@ async def test_a_signal_committed_after_a_later_one_still_arrives(app, client_fa
         first_id = await slow_task
         late = await stream.next_of("signal")
         assert late["data"]["payload"] == {"n": "first"} and int(late["id"]) == first_id
+
+
+async def test_the_citizen_stream_ends_when_the_citizen_signs_out(app, client_factory, monkeypatch):
+    from plugins.video_petition import signalling
+
+    monkeypatch.setattr(signalling, "SESSION_CHECK_SECONDS", 0.2)
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    async with RoomStream(app, citizen, f"/m/video_petition/c/GZQ/room/{session['id']}/events") as stream:
+        await stream.next_of("state")
+        await raw("DELETE FROM citizen_session WHERE citizen = {}", citizen.citizen_id)
+        assert (await stream.next_of("signed-out", within=3)) is not None
+        assert await stream.next_event(within=2) is None and stream.ended.is_set()
+
+
+async def test_a_signal_posted_to_another_app_process_reaches_the_stream(app, client_factory, settings):
+    """Two app instances on one database (as two processes behind a proxy): the room is shared."""
+    import httpx
+
+    from portal.app import create_app
+    from tests.conftest import Client
+
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    other = create_app(settings)
+    async with other.lifespan():
+        second = Client(transport=httpx.ASGITransport(app=other, client=("198.51.100.8", 40000)),
+                        base_url="http://testserver.local", headers={"user-agent": "pytest"})
+        second.cookies = leader.cookies  # the same browser, its request served by the other process
+        async with RoomStream(app, citizen, f"/m/video_petition/c/GZQ/room/{sid}/events") as stream:
+            await stream.next_of("state")
+            sent = await post_json(second, f"/m/video_petition/room/{sid}/signal",
+                                   {"to": citizen_me, "kind": "answer", "payload": {"sdp": "v=0"}})
+            assert sent.status_code == 204
+            got = await stream.next_of("signal", within=3)
+            assert got["data"] == {"from": host_me, "kind": "answer", "payload": {"sdp": "v=0"}}
+        await second.aclose()
