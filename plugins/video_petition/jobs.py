@@ -1,6 +1,7 @@
 """Retention of recordings: files older than ``PORTAL_VIDEO_RETENTION_DAYS`` (default 180) after
 they were saved are deleted; the row stays (state ``purged``, with its SHA-256) so the matter's
-record still says a recording existed. Idempotent: a purged row is never touched again."""
+record still says a recording existed. Idempotent: a purged row is never touched again. The
+signal log of sessions that ended more than a day ago is deleted too."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __all__ = ["RETENTION", "retention", "retention_days"]
 
 RETENTION = "video_petition.retention"
 DEFAULT_DAYS = 180
+SIGNAL_DAYS = 1
 
 
 def retention_days(environ=None) -> int:
@@ -45,4 +47,7 @@ async def retention(ctx) -> dict:
             await trail("video_petition.recording_purged", object_type="video_petition_recording",
                         object_id=row["id"], center_id=row["center"])
             purged += 1
+    # The room's signal log is only needed while the call runs (and for a reconnect's resume).
+    await raw("DELETE FROM video_petition_signal WHERE session IN (SELECT id FROM video_petition_session "
+              "WHERE status = 'ended' AND ended_at < {})", now - dt.timedelta(days=SIGNAL_DAYS))
     return {"purged": purged}

@@ -104,3 +104,31 @@ async def test_retention_deletes_old_recordings_once_and_keeps_the_record(app, c
     assert row["state"] == "purged" and row["sha256"]
     assert (await retention(ctx(clock.now() + dt.timedelta(days=40)))) == {"purged": 0}
     assert (await leader.get(f"/m/video_petition/recordings/{rec}/media")).status_code == 404
+    # The signal log of an ended session goes a day after the end; a running one keeps its own.
+    running = await make_session(app, None)
+    me_of(await leader.get(f"/m/video_petition/room/{running['id']}"))
+    await leader.submit(f"/m/video_petition/room/{sid}/end")
+    assert await raw("SELECT 1 FROM video_petition_signal WHERE session = {}", sid)
+    await retention(ctx(clock.now() + dt.timedelta(hours=2)))
+    assert await raw("SELECT 1 FROM video_petition_signal WHERE session = {}", sid)
+    await retention(ctx(clock.now() + dt.timedelta(days=2)))
+    assert not await raw("SELECT 1 FROM video_petition_signal WHERE session = {}", sid)
+    assert await raw("SELECT 1 FROM video_petition_signal WHERE session = {}", running["id"])
+
+
+async def test_a_chunk_over_the_size_limit_is_refused(app, client_factory):
+    from plugins.video_petition.recordings import MAX_CHUNK
+
+    leader = await client_factory()
+    await leader.login("leader")
+    session = await make_session(app, None)
+    sid = session["id"]
+    me_of(await leader.get(f"/m/video_petition/room/{sid}"))
+    await post_json(leader, f"/m/video_petition/room/{sid}/recording/consent", {"agree": True})
+    rec = (await post_json(leader, f"/m/video_petition/room/{sid}/recording/start")).json()["id"]
+    headers = {"x-csrftoken": await leader.csrf()}
+    big = await leader.post(f"/m/video_petition/recordings/{rec}/chunks/0", content=b"x" * (MAX_CHUNK + 1), headers=headers)
+    assert big.status_code == 413
+    empty = await leader.post(f"/m/video_petition/recordings/{rec}/chunks/0", content=b"", headers=headers)
+    assert empty.status_code == 400
+    assert (await leader.get(f"/m/video_petition/recordings/{rec}/chunks")).json() == {"received": []}
