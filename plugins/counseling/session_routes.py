@@ -95,9 +95,12 @@ async def case_list(request: Request) -> Response:
 
 
 async def _new_case_context(request: Request, values: dict, errors: dict, key: str) -> dict:
-    bookings = await svc.open_bookings(principal(request))
+    user = principal(request)
+    bookings = await svc.open_bookings(user)
+    chosen = values["booking"]
+    existing = await svc.existing_case_for_booking(user, int(chosen)) if chosen.isdigit() and len(chosen) < 12 else None
     return {"title": _("Open a case"), "values": values, "errors": errors, "submission_key": key,
-            "bookings": [(str(b["id"]), svc.booking_label(b)) for b in bookings]}
+            "bookings": [(str(b["id"]), svc.booking_label(b)) for b in bookings], "existing_case": existing}
 
 
 @get("/cases/new")

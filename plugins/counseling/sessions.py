@@ -165,10 +165,36 @@ async def case_records(cipher: Cipher, case: dict) -> dict:
     for row in reviews:
         row["reason_text"] = cipher.decrypt(row["reason"], f"review:{case_id}")
     links = await raw("SELECT matter_code, informed_at FROM counseling_matter_link WHERE case_id = {} ORDER BY id", case_id)
+    # The informed consent the client gave for one of the case's appointments (consent.py records it).
+    consent = await raw(
+        "SELECT n.consented_at, n.version, n.booking FROM counseling_consent n WHERE n.booking = {} OR n.booking IN "
+        "(SELECT s.booking FROM counseling_session s WHERE s.case_id = {} AND s.booking IS NOT NULL) "
+        "ORDER BY n.consented_at LIMIT 1",
+        case["booking"] or 0, case_id,
+    )
     return {
         "client": cipher.decrypt(case["client_label"], f"case:{case_id}"),
         "sessions": sessions, "referrals": referrals, "reviews": reviews, "links": links,
+        "consent": consent[0] if consent else None,
     }
+
+
+async def existing_case_for_booking(user: Principal, booking_id: int) -> int | None:
+    """The counselor's case of the same client (citizen or phone) as this booking, if any."""
+    booking = await _own_booking(user, booking_id)
+    if booking is None:
+        return None
+    return await _same_client_case(user, booking)
+
+
+async def _same_client_case(user: Principal, booking: dict) -> int | None:
+    rows = await raw(
+        "SELECT k.id FROM counseling_case k JOIN booking b ON b.id = k.booking WHERE k.counselor = {} "
+        "AND k.erased_at IS NULL AND ((b.citizen IS NOT NULL AND b.citizen = {}) OR (b.phone <> '' AND b.phone = {})) "
+        "ORDER BY k.id DESC LIMIT 1",
+        user.user_id, booking["citizen"], booking["phone"] or "-",
+    )
+    return rows[0]["id"] if rows else None
 
 
 async def read_audited(who: Who, case: dict, *, via: str = "author") -> None:
@@ -243,15 +269,10 @@ async def open_case(who: Who, cipher: Cipher, values: dict) -> tuple[dict, int |
     if errors:
         return errors, None
     if booking is not None:
-        earlier = await raw(
-            "SELECT k.id FROM counseling_case k JOIN booking b ON b.id = k.booking WHERE k.counselor = {} "
-            "AND k.erased_at IS NULL AND ((b.citizen IS NOT NULL AND b.citizen = {}) OR (b.phone <> '' AND b.phone = {})) "
-            "ORDER BY k.id DESC LIMIT 1",
-            user.user_id, booking["citizen"], booking["phone"] or "-",
-        )
+        earlier = await _same_client_case(user, booking)
         if earlier:
             errors["booking"] = _("This client already has a case with you (case %(id)s): record the session there.",
-                                  id=earlier[0]["id"])
+                                  id=earlier)
             return errors, None
     now = clock.now()
     case_id = await insert("counseling_case", {

@@ -137,6 +137,9 @@ async def test_only_the_counselors_own_unlinked_appointments_open_a_case(app, co
     assert len(await raw("SELECT id FROM counseling_case WHERE booking = {}", mine["id"])) == 1
     # The same client (same phone) booking again: record it in the existing case, not a second one.
     follow = await make_booking(service="counseling.follow_up")
+    offered = await counselor.get(f"/m/counseling/cases/new?booking={follow['id']}")
+    case_id = int(first.headers["location"].rsplit("/", 1)[1])
+    assert f'href="/m/counseling/cases/{case_id}/sessions/new?booking={follow["id"]}"' in offered.text
     form = await counselor.get("/m/counseling/cases/new")
     second = await counselor.submit("/m/counseling/cases/new", {"booking": str(follow["id"]), "client": "",
                                                                  "_submission_key": submission_key(form.text)})
