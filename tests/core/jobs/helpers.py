@@ -9,6 +9,7 @@ from portal.audit.chain import SYSTEM, AuditTrail
 from portal.crypto import audit_key
 from portal.matters.service import Ctx, NewMatter, act, register
 from portal.matters.tables import Matter
+from portal.db import raw
 from portal.tables import Center, Department, StaffUser
 
 PETITIONER = "13800138000"
@@ -38,6 +39,22 @@ async def assign_to_rsj(app, matter_id: int) -> dict:
 
 async def staff_id(username: str) -> int:
     return (await StaffUser.select(StaffUser.id).where(StaffUser.username == username).first())["id"]
+
+
+async def window_and_admins(center_code: str) -> set[int]:
+    """The active window staff and center admins of a center: whom a deadline warning reaches
+    (the demo may add more of them over time, e.g. a window clerk who is also a crisis contact)."""
+    return set(await window_and_admin_phones(center_code))
+
+
+async def window_and_admin_phones(center_code: str) -> dict[int, str]:
+    """``window_and_admins`` with each one's phone ("" when none)."""
+    rows = await raw(
+        "SELECT DISTINCT u.id, u.phone FROM staff_user u JOIN staff_role r ON r.\"user\" = u.id JOIN center c ON c.id = u.center "
+        "WHERE u.active AND c.code = {} AND r.role IN ('window_staff', 'center_admin')",
+        center_code,
+    )
+    return {row["id"]: row["phone"] for row in rows}
 
 
 async def give_phone(username: str, phone: str) -> None:

@@ -27,7 +27,7 @@ from portal.notify.tables import Outbox
 from portal.tables import Center
 from tests.conftest import ROOT, SAMPLE_MODULE
 from tests.core.bookings.helpers import CONSULT, add_resource
-from tests.core.jobs.helpers import assign_to_rsj, give_phone, new_matter, staff_id
+from tests.core.jobs.helpers import assign_to_rsj, give_phone, new_matter, staff_id, window_and_admin_phones
 from tests.core.notify.test_senders import Gateway
 
 WINDOW_PHONE = "13900139001"
@@ -112,16 +112,18 @@ async def _both(settings, gateway, *args: str) -> list[str]:
 
 
 async def _check_once(matters: list[dict], gateway) -> None:
-    window, officer, admin = await staff_id("gzq_window"), await staff_id("rsj_officer"), await staff_id("gzq_admin")
+    officer = await staff_id("rsj_officer")
+    center_staff = await window_and_admin_phones("GZQ")
     for i, matter in enumerate(matters):
         stage = "deadline_overdue" if i < 5 else "deadline_due_soon"
         rows = await Outbox.select(Outbox.channel, Outbox.staff, Outbox.phone, Outbox.kind).where(Outbox.matter == matter["id"])
         rows = [r for r in rows if r["kind"].startswith("deadline_")]
         inapp = collections.Counter(r["staff"] for r in rows if r["channel"] == "inapp")
-        expected = {window: 1, admin: 1, **({officer: 1} if i in (0, 5) else {})}
+        expected = {**{staff: 1 for staff in center_staff}, **({officer: 1} if i in (0, 5) else {})}
         assert dict(inapp) == expected, (i, inapp)
         sms = collections.Counter(r["phone"] for r in rows if r["channel"] == "sms")
-        assert dict(sms) == {WINDOW_PHONE: 1, **({OFFICER_PHONE: 1} if i in (0, 5) else {})}, (i, sms)
+        staff_phones = {phone: 1 for phone in center_staff.values() if phone}
+        assert dict(sms) == {**staff_phones, **({OFFICER_PHONE: 1} if i in (0, 5) else {})}, (i, sms)
         assert {r["kind"] for r in rows} == {stage}
     # Every SMS reached the gateway exactly once, and every row says so.
     # (The citizens' own SMS, queued when the matters were registered, went out the same way.)
