@@ -26,6 +26,7 @@
     consented: "已同意录像",
     recStart: "开始录像", recStop: "停止录像",
     recWaiting: "正在等待全部参与者同意录像。",
+    recMissing: "尚未同意：",
     recOn: "正在录像。",
     recUploading: "正在上传录像…",
     recDone: "录像已保存。",
@@ -559,11 +560,13 @@
 
   // -------------------------------------------------------------------------- controls
 
+  // The label says what the button will do next (静音 / 取消静音); no aria-pressed on top of it,
+  // which would read "取消静音, pressed".
   Room.prototype.setPressed = function (id, pressed, label) {
     var button = this.q(id);
     if (!button) { return; }
-    button.setAttribute("aria-pressed", pressed ? "true" : "false");
     button.textContent = label;
+    button.setAttribute("data-on", pressed ? "1" : "0");
   };
 
   Room.prototype.bindControls = function () {
@@ -660,14 +663,25 @@
     var line = this.q("room-recording");
     var consent = this.q("room-consent");
     var askMe = rec.state === "waiting_consent" && !me.consent_recording && this.myState === "admitted" && !this.declined;
+    var opening = askMe && consent.hidden;
     consent.hidden = !askMe;
+    if (opening) { this.q("consent-yes").focus(); }  // an alert dialog takes the focus to its answer
     if (rec.state !== "waiting_consent") { this.declined = false; }
+    if (rec.state !== this.lastRecState && this.myState === "admitted") {
+      if (rec.state === "on") { this.say(TEXT.recOn); }
+      this.lastRecState = rec.state;
+    }
     if (rec.state === "on") {
       line.hidden = false;
       line.textContent = TEXT.recOn;
     } else if (rec.state === "waiting_consent") {
       line.hidden = false;
-      line.textContent = TEXT.recWaiting;
+      var self = this;
+      var missing = Object.keys(this.participants).filter(function (id) {
+        var p = self.participants[id];
+        return p.state === "admitted" && !p.consent_recording;
+      }).map(function (id) { return self.participants[id].name; });
+      line.textContent = TEXT.recWaiting + (missing.length ? TEXT.recMissing + missing.join("、") + "。" : "");
     } else if (!this.uploading) {
       line.hidden = true;
     }
@@ -675,7 +689,6 @@
     if (button) {
       var recording = rec.state === "on" || !!this.recorder;
       button.textContent = recording ? TEXT.recStop : TEXT.recStart;
-      button.setAttribute("aria-pressed", recording ? "true" : "false");
     }
   };
 
