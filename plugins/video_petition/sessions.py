@@ -46,7 +46,8 @@ async def _tell(session: dict, center: dict, text: str, kind: str) -> None:
         await queue_sms(session["phone"], f"【{center['name']}】{text}", kind=kind, citizen=session["citizen"],
                         center=center["id"])
     if session["citizen"]:
-        await queue_inapp(body=text, kind=kind, citizen=session["citizen"], center=center["id"])
+        link = f"/m/video_petition/c/{center['code']}/sessions/{session['id']}" if session.get("id") else ""
+        await queue_inapp(body=text, kind=kind, citizen=session["citizen"], center=center["id"], link=link)
 
 
 async def create_request(center: dict, citizen_id: int, phone: str, values: dict, matter_id: int | None) -> int:
@@ -64,7 +65,7 @@ async def create_request(center: dict, citizen_id: int, phone: str, values: dict
         await queue_inapp(body=f"新的视频接访申请（{SERVICES[values['service']]}），请核验身份后审核。",
                           kind="video_petition_requested", staff=row["id"], center=center["id"],
                           link=f"/m/video_petition/sessions/{session_id}")
-    await _tell({"phone": phone, "citizen": citizen_id}, center,
+    await _tell({"id": session_id, "phone": phone, "citizen": citizen_id}, center,
                 "您的视频接访申请已提交，中心核验身份并审核后将短信通知您。", "video_petition_requested")
     return session_id
 

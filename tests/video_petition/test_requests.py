@@ -67,8 +67,8 @@ async def test_a_new_matter_request_is_checked_approved_and_registers_the_matter
     assert matter["channel"] == "video" and matter["petitioner_phone"] == CITIZEN_PHONE
     sms = await raw("SELECT body FROM outbox WHERE channel = 'sms' AND phone = {} AND kind = 'video_petition_approved'", CITIZEN_PHONE)
     assert sms and "2030-12-02 09:30" in sms[0]["body"]
-    assert await raw("SELECT 1 FROM outbox WHERE channel = 'inapp' AND citizen = {} AND kind = 'video_petition_approved'",
-                     citizen.citizen_id)
+    assert await raw("SELECT 1 FROM outbox WHERE channel = 'inapp' AND citizen = {} AND kind = 'video_petition_approved' "
+                     "AND link = {}", citizen.citizen_id, f"/m/video_petition/c/GZQ/sessions/{sid}")
     # Deciding twice does nothing more.
     again = await window.submit(f"/m/video_petition/sessions/{sid}/decide", {**approve, "version": str(done["version"])})
     assert again.status_code == 303
