@@ -33,8 +33,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.browser.checks import AXE_OPTIONS
-from tests.browser.conftest import BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_ENV, _cli, open_guarded, sign_in, vnu
+from tests.browser.checks import AXE_OPTIONS, FACTS_JS, MIN_TEXT_PX
+from tests.browser.conftest import BIN, CHROMIUM, CHROMIUM_ARGS, PHONE, ROOT, SERVER_ENV, _cli, open_guarded, sign_in, vnu
 from tests.browser.test_matters import citizen_sign_in, new_phone
 
 MODULE = "video_petition"
@@ -465,6 +465,16 @@ def test_room_and_device_check_pass_axe_and_the_nu_checker(people):
             targets = ", ".join(str(node["target"]) for node in violation["nodes"][:5])
             found.append(f"[{label}] {violation['id']} {violation['help']} — {targets}")
         documents.append((label, page.content()))
+        # Text as large as the rest of the portal's (18px, 22px in 长辈版), no sideways scrolling on a phone.
+        facts = page.evaluate(FACTS_JS)
+        mode = "elder" if "elder" in facts["htmlClass"].split() else "normal"
+        least = MIN_TEXT_PX[mode]
+        found.extend(f"[{label}] {what} {px}px" for what, px in facts["text"] if px < least)
+        size = page.viewport_size
+        page.set_viewport_size(PHONE)
+        if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
+            found.append(f"[{label}] sideways scrolling on a phone")
+        page.set_viewport_size(size)
 
     response = citizen.goto(citizen_room(center, session_id))
     documents.append(("citizen room as sent", response.text()))
