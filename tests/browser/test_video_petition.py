@@ -12,11 +12,14 @@ prompt) on 127.0.0.1, one browser context per person, no STUN/TURN (host candida
   the connections come back; a citizen cannot admit anyone (403) nor open another session's room (404);
 * recording with everyone's consent: the host's browser records and uploads chunks; one chunk
   request is cut off once (the retry completes it), the server assembles it, and the host plays it
-  back; the citizen cannot (404);
-* the device check shows the camera and a moving level meter; without JavaScript the room says
-  video needs JavaScript and gives the center's phone;
-* axe (WCAG 2.2 AA) and the Nu checker on the waiting room, the call view (host and citizen) and
-  the device check.
+  back from the session page's 播放 link; the citizen never gets the file, window staff get 404;
+  the host's page reloaded mid-recording keeps the chunks that arrived as a recording, and
+  结束接访 during a recording saves it before the page leaves;
+* screen sharing replaces the camera's track on the open connection; 离开 tells the host;
+* the device check shows the camera and a moving level meter; without JavaScript the room and the
+  device check say video needs JavaScript and give the center's phone;
+* axe (WCAG 2.2 AA), the Nu checker, text sizes and no sideways scrolling on a phone: the waiting
+  room, the call view (host and citizen, normal and 长辈版), the consent dialog, the device check.
 
 Sessions are inserted directly (approved, host, citizen, summoned department): the request and
 approval pages are the server tests' business (tests/video_petition/).
