@@ -207,6 +207,8 @@ async def set_state(seat: Seat, target_id: int, action: str, trail) -> dict:
                 return target
             if target["state"] == "removed":
                 raise RoomError("该参会人已被移出本次接访。")
+            if target["state"] != "waiting":
+                raise RoomError("该参会人不在等候室，不能请其进入。")
             if len(await _admitted(session_id)) >= MAX_ADMITTED:
                 raise RoomError(f"视频接访最多 {MAX_ADMITTED} 人同时在线。")
             await raw("UPDATE video_petition_participant SET state = 'admitted', updated_at = {}, "

@@ -154,6 +154,21 @@ async def test_removed_stays_out_and_the_others_get_bye(app, client_factory):
     assert again.status_code == 409
 
 
+async def test_only_someone_in_the_waiting_room_can_be_admitted(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    assert (await citizen.submit(f"/m/video_petition/c/GZQ/room/{sid}/leave")).status_code == 204
+    gone = await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})
+    assert gone.status_code == 409 and "不在等候室" in gone.json()["error"]
+    assert (await participant(citizen_me))["state"] == "left"
+    # Coming back puts them in the waiting room again.
+    assert me_of(await citizen.get(f"/m/video_petition/c/GZQ/room/{sid}")) == citizen_me
+    assert (await participant(citizen_me))["state"] == "waiting"
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})).status_code == 204
+    # Admitting twice is harmless.
+    assert (await post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": citizen_me})).status_code == 204
+
+
 async def test_the_stream_tells_each_side_its_state_and_carries_signals(app, client_factory):
     session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
     sid = session["id"]
