@@ -29,11 +29,13 @@ Staff (signed in):                        Citizen (signed in with phone + SMS co
     GET  /m/video_petition/recordings/{rec}/media           playback (authorised staff only)
   Every POST carries the X-CSRFToken header from <meta name="csrf-token">.
 
-Room page data attributes (room.html, V2's template, rendered by V1's handler with): ``session``,
-``me``, ``role`` (host|citizen|staff|department), ``ice`` (JSON), ``events``, ``signal`` and
-``base`` (the room's URL: append "/admit", "/leave"…), ``recordings`` ("/m/video_petition/recordings"),
-``my_state``. Context variables: session, seat, room (the state dict), urls (dict), ice_json,
-center (name, phone), minutes_url (staff) or None, device_check_url.
+Room page (V2's room.html) is rendered with: title, session_id, me (my participant id), role
+(host|citizen|staff|department), ice_servers (list, from PORTAL_VIDEO_ICE_SERVERS), center_phone,
+base_url ("/m/video_petition" for staff, "/m/video_petition/c/{center_code}" for citizens), back_url
+(the session's page), my_state. With PORTAL_VIDEO_PROVIDER=jitsi the page is external.html instead.
+A citizen's representatives (up to 5, seated by staff) use the citizen URLs like the citizen.
+Admit is refused (409) unless the participant is in the waiting room; one who left comes back
+through it by opening the room page again.
 
 Events: ``state`` data {"me", "my_state", "host", "session_state", "participants": [{"id", "name",
 "kind", "state", "consent_recording"}] (waiting and admitted only), "recording": {"id", "state"}};
