@@ -82,7 +82,7 @@ class RoomStream(LiveClient):
         super().__init__(app, dict(client.cookies.items()), headers)
         self.scope = {**self.scope, "path": path, "raw_path": path.encode()}
 
-    async def next_of(self, kind: str, within: float = 3.0) -> dict | None:
+    async def next_of(self, kind: str, within: float = 6.0) -> dict | None:
         import time
 
         deadline = time.monotonic() + within

@@ -281,7 +281,7 @@ async def test_the_citizen_stream_ends_when_the_citizen_signs_out(app, client_fa
     async with RoomStream(app, citizen, f"/m/video_petition/c/GZQ/room/{session['id']}/events") as stream:
         await stream.next_of("state")
         await raw("DELETE FROM citizen_session WHERE citizen = {}", citizen.citizen_id)
-        assert (await stream.next_of("signed-out", within=3)) is not None
+        assert (await stream.next_of("signed-out", within=6)) is not None
         assert await stream.next_event(within=2) is None and stream.ended.is_set()
 
 
@@ -305,6 +305,6 @@ async def test_a_signal_posted_to_another_app_process_reaches_the_stream(app, cl
             sent = await post_json(second, f"/m/video_petition/room/{sid}/signal",
                                    {"to": citizen_me, "kind": "answer", "payload": {"sdp": "v=0"}})
             assert sent.status_code == 204
-            got = await stream.next_of("signal", within=3)
+            got = await stream.next_of("signal", within=6)
             assert got["data"] == {"from": host_me, "kind": "answer", "payload": {"sdp": "v=0"}}
         await second.aclose()
