@@ -141,8 +141,10 @@ async def _uploader_recording(request: Request, rec_id: int) -> dict:
     return rows[0]
 
 
-def _part(settings, rec_id: int, seq: int) -> Path:
-    return recording_dir(settings) / str(rec_id) / f"{seq:06d}.part"
+def _part(settings, rec_id: int, seq: int, sha: str) -> Path:
+    # Named by content too: two different uploads of one seq racing each other never overwrite the
+    # file the database row describes.
+    return recording_dir(settings) / str(rec_id) / f"{seq:06d}-{sha[:32]}.part"
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -171,7 +173,7 @@ async def upload_chunk(request: Request, rec_id: FromPath[int], seq: FromPath[in
             return Response(content=None, status_code=204)  # a retry of what already arrived
         return json_error("该分片已收到，内容不同。")
     settings = request.app.state.settings
-    await asyncio.to_thread(_write, _part(settings, rec_id, seq), data)
+    await asyncio.to_thread(_write, _part(settings, rec_id, seq, digest), data)
     async with write_transaction():
         rows = await raw("INSERT INTO video_petition_chunk (recording, seq, size, sha256, received_at) "
                          "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (recording, seq) DO NOTHING RETURNING id",
@@ -215,15 +217,21 @@ async def finish(request: Request, rec_id: FromPath[int]) -> Response:
         return json_error("请给出分片数。", 400)
     if not 0 < count <= MAX_CHUNKS:
         return json_error("分片数不正确。", 400)
-    rows = await raw("SELECT seq FROM video_petition_chunk WHERE recording = {} ORDER BY seq", rec_id)
-    have = {row["seq"] for row in rows}
+    rows = await raw("SELECT seq, sha256 FROM video_petition_chunk WHERE recording = {} ORDER BY seq", rec_id)
+    have = {row["seq"]: row["sha256"] for row in rows}
     missing = [seq for seq in range(count) if seq not in have]
     if missing:
         return json_error("还有分片没有收到。", 409, missing=missing[:1000])
     settings = request.app.state.settings
     directory = recording_dir(settings)
-    parts = [_part(settings, rec_id, seq) for seq in range(count)]
+    parts = [_part(settings, rec_id, seq, have[seq]) for seq in range(count)]
     target = directory / f"{rec_id}.webm"
+    lost = [seq for seq, part in enumerate(parts) if not part.is_file()]
+    if lost:
+        # The row says it arrived but its file is gone (a disk replaced, a clean-up): ask again.
+        for seq in lost:
+            await raw("DELETE FROM video_petition_chunk WHERE recording = {} AND seq = {}", rec_id, seq)
+        return json_error("还有分片没有收到。", 409, missing=lost[:1000])
     sha, size = await asyncio.to_thread(_assemble, parts, target)
     audit = trail(request)
     async with write_transaction():
@@ -239,7 +247,7 @@ async def finish(request: Request, rec_id: FromPath[int]) -> Response:
                 from plugins.video_petition.sessions import matter_note
 
                 await matter_note(audit, rec["matter"], f"视频接访录像已保存（经全部参会人同意；{size} 字节，SHA-256 {sha[:16]}…）。")
-    for part in parts:
+    for part in (recording_dir(settings) / str(rec_id)).glob("*.part"):
         part.unlink(missing_ok=True)
     wake_room(rec["session"])
     return Response(content={"sha256": sha, "size": size}, status_code=200)

@@ -126,6 +126,12 @@ async def test_recording_needs_everyones_consent_and_survives_an_interrupted_upl
     assert (await leader.get(up)).json() == {"received": [0, 1, 3]}
     # The client retries what is missing, then finishes (twice: the second is harmless).
     assert (await leader.post(f"{up}/2", content=chunks[2], headers=headers)).status_code == 204
+    # A part whose file was lost on the server is asked for again rather than failing the assembly.
+    parts = settings.data_dir / "video_petition" / "recordings" / str(rec)
+    next(parts.glob("000003-*.part")).unlink()
+    lost = await post_json(leader, f"/m/video_petition/recordings/{rec}/finish", {"chunks": 4})
+    assert lost.status_code == 409 and lost.json()["missing"] == [3]
+    assert (await leader.post(f"{up}/3", content=chunks[3], headers=headers)).status_code == 204
     done = await post_json(leader, f"/m/video_petition/recordings/{rec}/finish", {"chunks": 4})
     assert done.status_code == 200
     whole = b"".join(chunks)
