@@ -223,6 +223,8 @@ def test_citizen_waits_host_admits_connects_sends_back_then_three(people):
     citizen.goto(citizen_room(center, session_id))
     waiting(citizen)
     citizen_id = me(citizen)
+    expect(citizen.locator("#room-status")).to_have_text("您在等候室，请稍候，主持人将请您进入。")
+    expect(citizen.get_by_role("alertdialog")).to_be_hidden()
     # Waiting: no camera, no connection; the host sees the citizen waiting with 请进入.
     assert citizen.evaluate("window.__room.tracks.length") == 0
     expect(participant(host, citizen_id)).to_contain_text("等候中")
@@ -424,10 +426,14 @@ def test_device_check_preview_and_level(people):
     expect(page.locator("main")).to_contain_text("无法视频时请拨打 0936-8212000")
     page.get_by_role("button", name="开始检查", exact=True).click()
     page.wait_for_function("() => document.getElementById('device-video').videoWidth > 0", timeout=CONNECT_MS)
+    expect(page.get_by_role("button", name="开始检查", exact=True)).to_be_hidden()
+    expect(page.locator("#device-status")).to_have_text("摄像头和麦克风已打开。能看到画面、说话时音量条跳动，即可正常视频。")
     # The fake microphone beeps: the meter moves.
     page.wait_for_function("() => window.__deviceCheck.level > 0", timeout=CONNECT_MS)
     page.get_by_role("button", name="停止检查", exact=True).click()
     assert page.evaluate("document.getElementById('device-video').srcObject === null")
+    expect(page.get_by_role("button", name="停止检查", exact=True)).to_be_hidden()
+    expect(page.get_by_role("button", name="开始检查", exact=True)).to_be_visible()
 
 
 def test_without_javascript_the_room_says_so_and_gives_the_phone(people):

@@ -8,7 +8,7 @@
 
   var TEXT = {
     connecting: "正在连接…",
-    waiting: "请稍候，主持人将请您进入。",
+    waiting: "您在等候室，请稍候，主持人将请您进入。",
     admitted: "您已进入视频接访。",
     removed: "您已被主持人移出本次视频接访。",
     left: "您已离开本次视频接访。",
