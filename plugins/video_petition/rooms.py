@@ -18,7 +18,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from portal import clock
 from portal.centers.modules import enabled_modules
-from portal.db import raw, write_transaction
+from portal.db import current_engine, raw, write_transaction
 
 __all__ = [
     "MAX_ADMITTED",
@@ -196,6 +196,9 @@ async def set_state(seat: Seat, target_id: int, action: str, trail) -> dict:
     session_id = seat.session["id"]
     now = clock.now()
     async with write_transaction():
+        if current_engine().engine_type == "postgres":
+            # Two admits at once must not both see 5 admitted (SQLite's BEGIN IMMEDIATE already queues them).
+            await raw("SELECT id FROM video_petition_session WHERE id = {} FOR UPDATE", session_id)
         rows = await raw("SELECT * FROM video_petition_participant WHERE id = {} AND session = {}", target_id, session_id)
         if not rows:
             raise NotFoundException()

@@ -308,3 +308,22 @@ async def test_a_signal_posted_to_another_app_process_reaches_the_stream(app, cl
             got = await stream.next_of("signal", within=6)
             assert got["data"] == {"from": host_me, "kind": "answer", "payload": {"sdp": "v=0"}}
         await second.aclose()
+
+
+async def test_concurrent_admits_never_pass_six(app, client_factory):
+    import asyncio
+
+    session, leader, citizen, host_me, citizen_me = await _room(app, client_factory)
+    sid = session["id"]
+    seats = [citizen_me]
+    for i in range(7):
+        rep = await citizen_client(client_factory, f"1380013840{i}")
+        await raw("INSERT INTO video_petition_participant (session, kind, citizen, display_name, state, consent_recording, "
+                  "updated_at) VALUES ({}, 'citizen', {}, '代表', 'waiting', false, CURRENT_TIMESTAMP)", sid, rep.citizen_id)
+        seats.append((await raw("SELECT id FROM video_petition_participant WHERE session = {} AND citizen = {}",
+                                sid, rep.citizen_id))[0]["id"])
+    answers = await asyncio.gather(*[post_json(leader, f"/m/video_petition/room/{sid}/admit", {"participant": seat})
+                                     for seat in seats])
+    assert sorted(a.status_code for a in answers) == [204] * 5 + [409] * 3
+    admitted = await raw("SELECT count(*) AS n FROM video_petition_participant WHERE session = {} AND state = 'admitted'", sid)
+    assert admitted[0]["n"] == 6
