@@ -93,8 +93,11 @@ async def minutes_save(request: Request, session_id: FromPath[int]) -> Response:
         if minutes and minutes["version"] != version:
             return await _page(request, session, body, {"body": "别人刚刚修改过笔录，请核对最新内容后再保存。"}, status=409)
         if minutes:
-            await raw("UPDATE video_petition_minutes SET body = {}, updated_by = {}, updated_at = {}, code_hash = '', "
-                      "version = version + 1 WHERE id = {}", body, user.user_id, clock.now(), minutes["id"])
+            changed = await raw("UPDATE video_petition_minutes SET body = {}, updated_by = {}, updated_at = {}, code_hash = '', "
+                                "version = version + 1 WHERE id = {} AND version = {} AND signed_at IS NULL RETURNING id",
+                                body, user.user_id, clock.now(), minutes["id"], version)
+            if not changed:
+                return await _page(request, session, body, {"body": "别人刚刚修改过笔录，请核对最新内容后再保存。"}, status=409)
         else:
             await raw("INSERT INTO video_petition_minutes (session, body, updated_by, updated_at) VALUES ({}, {}, {}, {}) "
                       "ON CONFLICT (session) DO NOTHING", session_id, body, user.user_id, clock.now())
@@ -179,8 +182,12 @@ async def sign(request: Request, center_code: FromPath[str], session_id: FromPat
         else:
             now = clock.now()
             digest = hashlib.sha256(minutes["body"].encode()).hexdigest()
-            await raw("UPDATE video_petition_minutes SET signed_at = {}, signed_text_sha256 = {}, code_hash = '', "
-                      "version = version + 1 WHERE id = {}", now, digest, minutes["id"])
+            claimed = await raw("UPDATE video_petition_minutes SET signed_at = {}, signed_text_sha256 = {}, code_hash = '', "
+                                "version = version + 1 WHERE id = {} AND signed_at IS NULL AND version = {} RETURNING id",
+                                now, digest, minutes["id"], minutes["version"])
+            if not claimed:
+                # A concurrent submit signed first (or staff changed the text a moment ago).
+                return redirect(request, url, "笔录已签名确认。")
             await audit("video_petition.minutes_signed", object_type="video_petition_session", object_id=session_id,
                         center_id=center["id"])
             if session["matter"]:

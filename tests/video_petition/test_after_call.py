@@ -179,3 +179,19 @@ async def test_playback_only_for_authorised_staff_and_every_playback_audited(app
     assert refused.status_code != 200 and b"webm-bytes" not in refused.content
     assert (await citizen.get(f"/m/video_petition/c/GZQ/recordings/{rec}/media")).status_code == 404
     assert (await raw("SELECT count(*) AS n FROM audit_log WHERE action = 'video_petition.recording_played'"))[0]["n"] == after
+
+
+async def test_two_signatures_at_once_make_one_note(app, client_factory):
+    import asyncio
+
+    session, leader, citizen, host_me, citizen_me = await _live_call(app, client_factory)
+    sid = session["id"]
+    await leader.submit(f"/m/video_petition/sessions/{sid}/minutes", {"body": "接访记录：已答复，信访人表示理解。", "version": "0"})
+    await leader.submit(f"/m/video_petition/room/{sid}/end")
+    base = f"/m/video_petition/c/GZQ/sessions/{sid}"
+    await citizen.submit(f"{base}/minutes/code")
+    code = await _latest_code()
+    answers = await asyncio.gather(*[citizen.submit(f"{base}/minutes/sign", {"code": code}) for _ in range(3)])
+    assert [a.status_code for a in answers] == [303, 303, 303]
+    notes = await raw("SELECT note FROM matter_event WHERE matter = {} AND kind = 'note'", session["matter"])
+    assert len([n for n in notes if "短信验证码签名确认" in n["note"]]) == 1
