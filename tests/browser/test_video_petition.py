@@ -412,6 +412,12 @@ def test_recording_with_consent_survives_a_cut_chunk_and_plays_for_staff_only(pe
         media_url,
     )
     assert host.evaluate("document.getElementById('playback').videoWidth") > 0
+    # It holds sound (both sides' microphones mixed) as well as pictures.
+    host.evaluate("document.getElementById('playback').play()")
+    host.wait_for_function(
+        "() => { const v = document.getElementById('playback'); "
+        "return v.currentTime > 1 && v.webkitAudioDecodedByteCount > 0 && v.webkitVideoDecodedByteCount > 0; }",
+        timeout=15_000)
     # Not for the citizen (a staff URL: sent to sign in, never the file), nor window staff (404).
     answer = citizen.evaluate(
         "async (url) => { const r = await fetch(url, {redirect: 'manual'}); return [r.status, r.type]; }", media_url)

@@ -767,6 +767,7 @@
     if (typeof MediaRecorder !== "function") { this.say(TEXT.recFailed); return; }
     var Ctx = window.AudioContext || window.webkitAudioContext;
     var ctx = new Ctx();
+    if (ctx.state === "suspended") { ctx.resume(); }  // started by a state event, not a click
     var dest = ctx.createMediaStreamDestination();
     this.mix = { ctx: ctx, dest: dest };
     if (this.local) { this.local.getAudioTracks().forEach(function (t) { self.mixAudio(t); }); }
