@@ -99,6 +99,7 @@ async def staff_recording(request: Request, session_id: FromPath[int], action: F
             await raw("UPDATE video_petition_session SET recording_requested = false WHERE id = {}", session_id)
             result = Response(content=None, status_code=204)
         else:
+            await rooms.lock_session(session_id)  # two starts at once make one recording
             people = await raw("SELECT id, consent_recording FROM video_petition_participant "
                                "WHERE session = {} AND state = 'admitted' ORDER BY id", session_id)
             missing = [p["id"] for p in people if not p["consent_recording"]]

@@ -185,6 +185,13 @@ async def _write_state(session_id: int, participant_id: int, state: str, now) ->
     await signal(session_id, None, None, "state", {})
 
 
+async def lock_session(session_id: int) -> None:
+    """Inside a write transaction: changes of one room queue on its session row (PostgreSQL;
+    SQLite's BEGIN IMMEDIATE already runs one writer at a time)."""
+    if current_engine().engine_type == "postgres":
+        await raw("SELECT id FROM video_petition_session WHERE id = {} FOR UPDATE", session_id)
+
+
 async def set_state(seat: Seat, target_id: int, action: str, trail) -> dict:
     """The host admits, sends back (to the waiting room) or removes ``target_id``.
 
@@ -196,9 +203,7 @@ async def set_state(seat: Seat, target_id: int, action: str, trail) -> dict:
     session_id = seat.session["id"]
     now = clock.now()
     async with write_transaction():
-        if current_engine().engine_type == "postgres":
-            # Two admits at once must not both see 5 admitted (SQLite's BEGIN IMMEDIATE already queues them).
-            await raw("SELECT id FROM video_petition_session WHERE id = {} FOR UPDATE", session_id)
+        await lock_session(session_id)  # two admits at once must not both see 5 admitted
         rows = await raw("SELECT * FROM video_petition_participant WHERE id = {} AND session = {}", target_id, session_id)
         if not rows:
             raise NotFoundException()
