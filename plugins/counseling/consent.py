@@ -23,7 +23,7 @@ from portal.db import raw, write_transaction
 from plugins.counseling.booking import FIRST
 from plugins.counseling.tables import CONSENT_VERSION
 
-__all__ = ["CHANNELS", "TEXTS", "ConsentMissing", "consent_for", "record", "require_consent", "text_for"]
+__all__ = ["CHANNELS", "TEXTS", "ConsentMissing", "consent_for", "consent_for_any", "record", "require_consent", "text_for"]
 
 CHANNELS = {"online": "来访者在线确认", "onsite": "来访者在咨询室确认"}
 
@@ -116,6 +116,17 @@ async def require_consent(booking: dict) -> dict | None:
     if consent is None and booking["service_key"] == FIRST:
         raise ConsentMissing()
     return consent
+
+
+async def consent_for_any(booking_ids: list[int]) -> dict | None:
+    """The earliest consent given for any of these bookings (a case's first booking and the one
+    its first session took place in): what the session form of a first session requires."""
+    ids = [b for b in booking_ids if b]
+    if not ids:
+        return None
+    marks = ", ".join("{}" for _ in ids)
+    rows = await raw(f"SELECT * FROM counseling_consent WHERE booking IN ({marks}) ORDER BY consented_at, id LIMIT 1", *ids)
+    return rows[0] if rows else None
 
 
 async def record(trail, booking: dict, *, version: str, channel: str, citizen_id: int | None = None,

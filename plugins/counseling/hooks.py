@@ -75,9 +75,9 @@ async def nav_items(request, center, user):
 
 @hookimpl
 async def dashboard_widgets(request, center, user):
-    from plugins.counseling.numbers import widgets
+    from plugins.counseling.numbers import numbers_widgets, widgets
 
-    return await widgets(user, center)
+    return [*await widgets(user, center), *await numbers_widgets(user, center)]
 
 
 @hookimpl

@@ -288,6 +288,8 @@ async def _booking_page(request: Request, booking: dict, errors: dict | None = N
                                  center_id=booking["center"])
     flags = await raw("SELECT * FROM counseling_crisis WHERE booking = {} ORDER BY id DESC", booking["id"])
     settings = await bk.load_settings(booking["center"])
+    # The notes side keeps a case per client; the booking page leads to it (or to opening it).
+    case = await raw("SELECT id FROM counseling_case WHERE booking = {} AND counselor = {}", booking["id"], user.user_id)
     return await render(request, "counseling/booking.html", {
         "title": _("Counseling booking %(code)s", code=booking["code"]),
         "b": {**describe(booking), "service_label": bk.SERVICE_LABELS.get(booking["service_key"], "")},
@@ -296,7 +298,7 @@ async def _booking_page(request: Request, booking: dict, errors: dict | None = N
         "screening": sc.present(screening) if screening else None,
         "flags": flags, "sources": cr.SOURCES, "status_labels": cr.STATUS_LABELS,
         "errors": errors or {}, "values": values or {}, "submission_key": new_submission_key(),
-        "consent_version": settings["consent_version"], "user": user,
+        "consent_version": settings["consent_version"], "user": user, "case_id": case[0]["id"] if case else None,
     }, status=status, headers=NO_STORE)
 
 

@@ -332,6 +332,14 @@ async def _check_session(user: Principal, case: dict, form: SessionForm, *, curr
         clean["duration"] = int(duration)
     if form.kind not in KINDS:
         errors["kind"] = _("Choose the kind of session.")
+    elif form.kind == "first" and form.attendance == "attended" and "booking" not in errors:
+        # Informed consent comes before the first session (consent.py): no record of one without it.
+        from plugins.counseling.consent import consent_for_any
+
+        linked = [clean["booking"], case["booking"]]
+        if any(linked) and await consent_for_any(linked) is None:
+            errors["kind"] = _("The client has not given informed consent yet: let them read and tick it (online, or on "
+                               "your screen from the booking's page) before the first session is recorded.")
     if form.attendance not in ATTENDANCE:
         errors["attendance"] = _("Choose whether the client came.")
     if any(topic not in TOPICS for topic in form.topics):

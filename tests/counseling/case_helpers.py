@@ -109,6 +109,9 @@ async def make_booking(counselor: str = "counselor", *, name: str = PSEUDONYM, p
             "created_at": clock.now(), "changed_at": None, "cancelled_at": None, "cancel_reason": "",
             "checked_in_at": starts, "no_show_at": None, "reminded_at": None, "version": 1,
         })
+        if service == "counseling.first":  # the client consented online (no first session without it)
+            await insert("counseling_consent", {"center": center, "booking": booking_id, "citizen": citizen, "version": "2026-11",
+                                                "channel": "online", "recorded_by": None, "consented_at": clock.now()})
     return (await raw("SELECT * FROM booking WHERE id = {}", booking_id))[0]
 
 

@@ -150,6 +150,8 @@ async def test_the_counselor_sees_own_bookings_only(app, client_factory):
     assert page.status_code == 200
     assert f"/m/counseling/bookings/{mine['id']}" in page.text
     assert f"/m/counseling/bookings/{theirs['id']}" not in page.text
+    own = await counselor.get(f"/m/counseling/bookings/{mine['id']}")
+    assert f'href="/m/counseling/cases/new?booking={mine["id"]}"' in own.text  # the notes side takes over from here
     assert (await counselor.get(f"/m/counseling/bookings/{theirs['id']}")).status_code == 404
     assert (await counselor.get("/m/counseling/bookings/999999")).status_code == 404
     for username in ("gzq_admin", "gzq_window", "leader"):

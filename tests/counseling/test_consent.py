@@ -156,3 +156,17 @@ async def test_the_consent_keeps_the_version_the_person_read(app, client_factory
     await second["client"].submit(_consent_url(second), {"version": "2027-01", "agree": "1"})
     assert (await cs.consent_for(second["id"]))["version"] == "2027-01"
     assert await center_id("GZQ") == (await cs.consent_for(second["id"]))["center"]
+
+
+async def test_the_first_session_form_is_refused_without_consent(app, client_factory):
+    from tests.counseling.case_helpers import open_case, record_session
+
+    booking = await booking_with("counselor", client_factory=client_factory)
+    counselor = await staff_client(client_factory, "counselor")
+    case_id = await open_case(counselor, booking["id"])
+    refused = await record_session(counselor, case_id, expect=422, booking=str(booking["id"]))
+    assert "来访者尚未确认知情同意" in html_text(refused)
+    assert await raw("SELECT id FROM counseling_session WHERE case_id = {}", case_id) == []
+    await booking["client"].submit(_consent_url(booking), {"agree": "1"})
+    await record_session(counselor, case_id, booking=str(booking["id"]))
+    assert len(await raw("SELECT id FROM counseling_session WHERE case_id = {}", case_id)) == 1

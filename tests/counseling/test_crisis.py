@@ -64,6 +64,7 @@ async def test_only_the_own_counselor_may_raise_a_flag_on_a_booking(app, client_
         assert (await other.submit(f"/m/counseling/crisis/new?booking_id={booking['id']}", {"reason": "伪造的危机预警"})).status_code == 404
     counselor = await staff_client(client_factory, "counselor")
     assert (await counselor.get("/m/counseling/crisis/new")).status_code == 404
+    assert (await counselor.get("/m/counseling/crisis/new?case_id=999999")).status_code == 404
     assert await raw("SELECT id FROM counseling_crisis") == []
 
 
@@ -157,3 +158,26 @@ async def test_the_counselors_dashboard_shows_open_flags_and_todays_bookings(app
     counselor = await staff_client(client_factory, "counselor")
     board = html_text(await counselor.get("/dashboard"))
     assert "今日心理咨询" in board and "处置中的危机预警：1 条" in board
+
+
+async def test_a_counselor_raises_a_flag_on_a_case_of_their_own_only(app, client_factory):
+    from portal import clock
+    from portal.db import insert
+    from tests.counseling.helpers import center_id
+
+    async def case_of(username):
+        return await insert("counseling_case", {
+            "center": await center_id("GZQ"), "counselor": await staff_id(username), "citizen": None, "booking": None,
+            "client_label": "", "opened_at": clock.now(), "last_session_at": None, "sessions": 0, "erased_at": None, "version": 1})
+
+    mine, theirs = await case_of("counselor"), await case_of("counselor2")
+    counselor = await staff_client(client_factory, "counselor")
+    assert (await counselor.get(f"/m/counseling/crisis/new?case_id={theirs}")).status_code == 404
+    form = await counselor.get(f"/m/counseling/crisis/new?case_id={mine}")
+    assert form.status_code == 200 and f'href="/m/counseling/cases/{mine}"' in form.text
+    response = await counselor.submit(f"/m/counseling/crisis/new?case_id={mine}",
+                                      {"reason": "会谈中表达强烈的伤人意图", "_submission_key": submission_key(form.text)})
+    assert response.status_code == 303
+    flag = (await raw("SELECT * FROM counseling_crisis"))[0]
+    assert (flag["case_ref"], flag["booking"], flag["counselor"]) == (mine, None, await staff_id("counselor"))
+    assert len(await sms_to(CONTACT_PHONE)) == 1
