@@ -191,8 +191,13 @@ async def sign(request: Request, center_code: FromPath[str], session_id: FromPat
             await audit("video_petition.minutes_signed", object_type="video_petition_session", object_id=session_id,
                         center_id=center["id"])
             if session["matter"]:
+                # The minutes name the recording they go with (domain §1.9: minutes linked to the recording).
+                recordings = await raw("SELECT id, sha256 FROM video_petition_recording WHERE session = {} "
+                                       "AND state IN ('finished', 'stopped', 'on') ORDER BY id", session_id)
+                linked = "".join(f"\n对应录像 {r['id']}" + (f"（SHA-256 {r['sha256'][:16]}…）" if r["sha256"] else "")
+                                 for r in recordings)
                 await svc.matter_note(audit, session["matter"],
-                                      f"视频接访笔录（信访人于 {local_text(now)} 以短信验证码签名确认）：\n{minutes['body']}",
+                                      f"视频接访笔录（信访人于 {local_text(now)} 以短信验证码签名确认）：\n{minutes['body']}{linked}",
                                       registry=request.app.state.registry, label="信访人（短信验证码签名）",
                                       citizen_id=citizen.citizen_id)
     if error:

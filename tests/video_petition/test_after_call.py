@@ -195,3 +195,22 @@ async def test_two_signatures_at_once_make_one_note(app, client_factory):
     assert [a.status_code for a in answers] == [303, 303, 303]
     notes = await raw("SELECT note FROM matter_event WHERE matter = {} AND kind = 'note'", session["matter"])
     assert len([n for n in notes if "短信验证码签名确认" in n["note"]]) == 1
+
+
+async def test_signed_minutes_name_the_recording_they_go_with(app, client_factory):
+    session, leader, citizen, host_me, citizen_me = await _live_call(app, client_factory)
+    sid = session["id"]
+    room = f"/m/video_petition/room/{sid}"
+    await post_json(leader, f"{room}/recording/consent", {"agree": True})
+    await post_json(citizen, f"/m/video_petition/c/GZQ/room/{sid}/recording/consent", {"agree": True})
+    rec = (await post_json(leader, f"{room}/recording/start")).json()["id"]
+    await leader.post(f"/m/video_petition/recordings/{rec}/chunks/0", content=b"webm", headers={"x-csrftoken": await leader.csrf()})
+    sha = (await post_json(leader, f"/m/video_petition/recordings/{rec}/finish", {"chunks": 1})).json()["sha256"]
+    await leader.submit(f"/m/video_petition/sessions/{sid}/minutes", {"body": "接访记录：已答复，信访人表示理解。", "version": "0"})
+    await leader.submit(f"{room}/end")
+    base = f"/m/video_petition/c/GZQ/sessions/{sid}"
+    await citizen.submit(f"{base}/minutes/code")
+    assert (await citizen.submit(f"{base}/minutes/sign", {"code": await _latest_code()})).status_code == 303
+    notes = await raw("SELECT note FROM matter_event WHERE matter = {} AND kind = 'note'", session["matter"])
+    signed = [n["note"] for n in notes if "短信验证码签名确认" in n["note"]]
+    assert len(signed) == 1 and f"对应录像 {rec}（SHA-256 {sha[:16]}…）" in signed[0]
