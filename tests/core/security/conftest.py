@@ -27,7 +27,7 @@ def production_settings(settings, **changes):
     key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
     changes.setdefault("sms_gateway_url", "http://127.0.0.1:9/sms")
     changes.setdefault("sms_gateway_token", "t" * 24)
-    changes.setdefault("counseling_key", "c" * 40)  # the bundled counseling module requires its own key
+    changes.setdefault("counseling_key", settings.counseling_key)  # the bundled counseling module requires its own key
     return settings.replace(env="production", secret_key=key, data_key="k" * 32, **changes)
 
 

@@ -39,8 +39,10 @@ MATTER_VALUES = {"matter_id": "1", "code": "2222-2222-2222", "step": "center", "
 # …and of the appointments engine's.
 BOOKING_VALUES = {"service_key": "sample_module.consult", "booking_id": "1", "entry_id": "1", "resource_id": "1",
                   "rule_id": "1", "exception_id": "1", "token": "x" * 32}
-# …and of the bundled modules' (plugins/checkin).
-MODULE_VALUES = {"whistle_id": "1", "case_id": "1", "record_id": "1", "review_id": "1"}
+# …and of the bundled modules' (checkin, legal_aid, counseling, video_petition).
+MODULE_VALUES = {"whistle_id": "1", "case_id": "1", "record_id": "1", "review_id": "1", "lawyer_id": "1",
+                 "application_id": "1", "document_id": "1", "handover_id": "1", "snippet_id": "1", "contact_id": "1",
+                 "counselor_id": "1", "crisis_id": "1", "rec_id": "1", "seq": "0", "center_code": "GZQ"}
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -215,6 +217,7 @@ async def test_get_requests_change_nothing(app, client):
         "staff_id": str(await user_id("dzz_window")),
         "file_path": "css/portal.css",
         "path": "openapi.json",
+        "session_id": "1",
         **{k: v for k, v in MATTER_VALUES.items() if k != "code"},
         **BOOKING_VALUES,
         **MODULE_VALUES,

@@ -61,8 +61,11 @@ async def _get_urls(app) -> list[str]:
         "matter_id": "1", "notice_id": "1", "step": "center", "kind": "accept", "attachment_id": "1",
         # Appointment pages.
         "service_key": "sample_module.consult", "booking_id": "1", "resource_id": "1", "token": "x" * 32,
-        # Module pages (plugins/checkin).
-        "whistle_id": "1", "case_id": "1", "record_id": "1", "review_id": "1",
+        # Module pages (checkin, legal_aid, counseling, video_petition).
+        "whistle_id": "1", "case_id": "1", "record_id": "1", "review_id": "1", "lawyer_id": "1", "application_id": "1",
+        "document_id": "1", "handover_id": "1", "snippet_id": "1", "contact_id": "1", "counselor_id": "1",
+        "crisis_id": "1", "rec_id": "1", "seq": "0", "session_id": "1", "entry_id": "1", "rule_id": "1",
+        "exception_id": "1", "module": "sample_module", "action": "unlock",
     }
     urls = []
     for route in app.routes:
