@@ -14,6 +14,8 @@ A booking is the person's when it was made with their account or their verified 
 
 from __future__ import annotations
 
+import logging
+
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -30,6 +32,9 @@ from portal.web.request import citizen_trail
 from plugins.counseling import booking as bk
 from plugins.counseling import consent as cs
 from plugins.counseling import screening as sc
+from plugins.counseling.notes_crypto import CounselingKeyError, open_cipher
+
+log = logging.getLogger("portal.counseling")
 
 __all__ = ["ROUTES"]
 
@@ -154,10 +159,18 @@ async def submit_screening(request: Request, center_code: FromPath[str], booking
         return {}
 
     async def create():
-        await sc.submit(citizen_trail(request, citizen_id), booking, result)
+        await sc.submit(citizen_trail(request, citizen_id), booking, result, cipher)
         return f"{_base(center)}/screening/{booking_id}", None
 
-    await create_once(form.str("_submission_key"), "counseling_screening", validate, create)
+    try:
+        # The answers are health information: stored only encrypted with the notes key.
+        cipher = await open_cipher(request.app.state.settings)
+        await create_once(form.str("_submission_key"), "counseling_screening", validate, create)
+    except CounselingKeyError:
+        log.error("counseling screening cannot be encrypted: PORTAL_COUNSELING_KEY does not match the stored records")
+        return await _screening_page(request, center, booking, values, {
+            "phq9_1": _("Your answers cannot be saved right now. Please try again later or tell the center's staff."),
+        }, status=503)
     # The crisis alert (if any) was queued with the answers; send it now, not at the next retry.
     deliver_soon(request.app)
     return redirect(request, f"{_base(center)}/screening/{booking_id}", _("Thank you. Your answers were sent to your counselor."))

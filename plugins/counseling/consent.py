@@ -13,6 +13,10 @@ so a later change of wording never rewrites what someone agreed to.
 Consent is given online by the citizen (signed in, owner of the booking) or at the center on the
 counselor's screen (the person ticks the box there; ``recorded_by`` is the counselor). One row per
 booking; the session form of a first session is refused without it (``require_consent``).
+
+A walk-in's case has no booking to carry the consent, so a case takes its own (``record_for_case``,
+``counseling_case_consent``): the same text and version, ticked by the client on the counselor's
+screen. A first session needs consent from one of the case's bookings or from the case.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from portal.db import raw, write_transaction
 from plugins.counseling.booking import FIRST
 from plugins.counseling.tables import CONSENT_VERSION
 
-__all__ = ["CHANNELS", "TEXTS", "ConsentMissing", "consent_for", "consent_for_any", "record", "require_consent", "text_for"]
+__all__ = ["CHANNELS", "TEXTS", "ConsentMissing", "case_consent_for", "consent_for", "consent_for_any", "record", "record_for_case",
+           "require_consent", "text_for"]
 
 CHANNELS = {"online": "来访者在线确认", "onsite": "来访者在咨询室确认"}
 
@@ -144,4 +149,27 @@ async def record(trail, booking: dict, *, version: str, channel: str, citizen_id
             return await consent_for(booking["id"]), False
         await trail("counseling.consent_given", object_type="booking", object_id=booking["id"],
                     center_id=booking["center"], fields=(channel,))
+        return rows[0], True
+
+
+async def case_consent_for(case_id: int) -> dict | None:
+    rows = await raw("SELECT * FROM counseling_case_consent WHERE case_id = {}", case_id)
+    return rows[0] if rows else None
+
+
+async def record_for_case(trail, case: dict, *, version: str, recorded_by: int) -> tuple[dict, bool]:
+    """Record consent ticked by the client on the counselor's screen for a case (once); returns
+    (row, created). The audit row commits with it."""
+    if version not in TEXTS:
+        raise ValueError("unknown consent version")
+    async with write_transaction():
+        rows = await raw(
+            "INSERT INTO counseling_case_consent (center, case_id, version, channel, recorded_by, consented_at) "
+            "VALUES ({}, {}, {}, 'onsite', {}, {}) ON CONFLICT (case_id) DO NOTHING RETURNING *",
+            case["center"], case["id"], version, recorded_by, clock.now(),
+        )
+        if not rows:
+            return await case_consent_for(case["id"]), False
+        await trail("counseling.consent_given", object_type="counseling_case", object_id=case["id"],
+                    center_id=case["center"], fields=("onsite",))
         return rows[0], True

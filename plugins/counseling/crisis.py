@@ -8,6 +8,10 @@ open page within a second once the caller runs ``deliver_soon``); the case's cou
 in-app message too. With no crisis contact designated, the center's supervisors get it instead, so
 a flag never goes nowhere.
 
+The counselor's reason, the checklist notes and the closing note describe a person in danger: they
+are stored encrypted with the notes key (notes_crypto; each bound to its flag) and decrypted only
+for the flag's page (``readable``, ``steps``).
+
 The SMS is neutral: it names neither counseling, nor the person, nor any answer — a phone is read
 over shoulders. The in-app message says only that a crisis flag needs attention.
 
@@ -30,7 +34,8 @@ from portal.notify.outbox import queue_inapp, queue_sms
 
 from plugins.counseling.booking import crisis_contacts, is_crisis_contact, is_supervisor, supervisors
 
-__all__ = ["SOURCES", "STATUS_LABELS", "STEPS", "CrisisError", "add_step", "crisis_link", "raise_flag", "resolve", "steps", "visible", "visible_flags"]
+__all__ = ["SOURCES", "STATUS_LABELS", "STEPS", "CrisisError", "add_step", "crisis_link", "raise_flag", "readable", "resolve", "steps",
+           "visible", "visible_flags"]
 
 STEPS: dict[str, str] = {
     "accompany": "陪伴当事人（不离开）",
@@ -63,19 +68,47 @@ def crisis_link(crisis_id: int) -> str:
     return f"/m/counseling/crisis/{crisis_id}"
 
 
+# Associated data of the encrypted texts (also in notes_crypto.ENCRYPTED for rotation).
+def _reason_context(crisis_id: int) -> str:
+    return f"crisis:{crisis_id}"
+
+
+def _closing_context(crisis_id: int) -> str:
+    return f"crisis-closing:{crisis_id}"
+
+
+def _step_context(crisis_id: int) -> str:
+    return f"crisis-step:{crisis_id}"
+
+
+def readable(cipher, crisis: dict) -> dict:
+    """The flag with its reason and closing note decrypted (a wrong key raises CounselingKeyError)."""
+    return {**crisis, "reason": cipher.decrypt(crisis["reason"], _reason_context(crisis["id"])),
+            "closing_note": cipher.decrypt(crisis["closing_note"], _closing_context(crisis["id"]))}
+
+
 async def raise_flag(trail, *, center_id: int, counselor_id: int | None, source: str, reason: str = "",
-                     raised_by: int | None = None, booking_id: int | None = None, case_ref: int | None = None) -> dict:
-    """Create the flag and queue its alerts, in one transaction (joins the caller's)."""
+                     raised_by: int | None = None, booking_id: int | None = None, case_ref: int | None = None,
+                     cipher=None) -> dict:
+    """Create the flag and queue its alerts, in one transaction (joins the caller's). A ``reason``
+    needs the notes ``cipher``: it is never stored in the clear."""
     if source not in SOURCES:
         raise ValueError("unknown crisis source")
+    reason = reason[:NOTE_MAX]
+    if reason and cipher is None:
+        raise ValueError("a crisis reason is stored encrypted: pass the notes cipher")
     async with write_transaction():
         rows = await raw(
             "INSERT INTO counseling_crisis (center, booking, case_ref, counselor, source, reason, status, raised_by, raised_at, "
             "resolved_by, resolved_at, closing_note, version) VALUES ({}, {}, {}, {}, {}, {}, 'open', {}, {}, NULL, NULL, '', 1) "
             "RETURNING *",
-            center_id, booking_id, case_ref, counselor_id, source, reason[:NOTE_MAX], raised_by, clock.now(),
+            center_id, booking_id, case_ref, counselor_id, source, "", raised_by, clock.now(),
         )
-        crisis = rows[0]
+        crisis = dict(rows[0])
+        if reason:
+            # The ciphertext names the flag's id, which exists only now.
+            crisis["reason"] = cipher.encrypt(reason, _reason_context(crisis["id"]))
+            await raw("UPDATE counseling_crisis SET reason = {} WHERE id = {}", crisis["reason"], crisis["id"])
         await trail("counseling.crisis_raised", object_type="counseling_crisis", object_id=crisis["id"], center_id=center_id,
                     fields=(source,))
         await _alert(crisis, raised_by)
@@ -147,7 +180,7 @@ async def _lock(crisis_id: int) -> dict:
     return (await raw(f"SELECT * FROM counseling_crisis WHERE id = {{}}{suffix}", crisis_id))[0]
 
 
-async def add_step(trail, crisis: dict, step: str, note: str, actor: int) -> dict:
+async def add_step(trail, crisis: dict, step: str, note: str, actor: int, cipher) -> dict:
     """Record one checklist step (who, when); "other" needs a note. Refused once resolved."""
     if step not in STEPS:
         raise CrisisError(_("Choose a step from the list."), "step")
@@ -159,13 +192,13 @@ async def add_step(trail, crisis: dict, step: str, note: str, actor: int) -> dic
         if current["status"] != "open":
             raise CrisisError(_("This crisis flag is already resolved."), "step")
         rows = await raw("INSERT INTO counseling_crisis_step (crisis, step, note, actor, at) VALUES ({}, {}, {}, {}, {}) RETURNING *",
-                         crisis["id"], step, note, actor, clock.now())
+                         crisis["id"], step, cipher.encrypt(note, _step_context(crisis["id"])), actor, clock.now())
         await trail("counseling.crisis_step", object_type="counseling_crisis", object_id=crisis["id"],
                     center_id=crisis["center"], fields=(step,))
         return rows[0]
 
 
-async def resolve(trail, crisis: dict, note: str, actor: int) -> dict:
+async def resolve(trail, crisis: dict, note: str, actor: int, cipher) -> dict:
     note = (note or "").strip()[:NOTE_MAX]
     if len(note) < 5:
         raise CrisisError(_("Write a closing note: what was done and where the person is now (at least 5 characters)."), "closing_note")
@@ -173,7 +206,7 @@ async def resolve(trail, crisis: dict, note: str, actor: int) -> dict:
         rows = await raw(
             "UPDATE counseling_crisis SET status = 'resolved', resolved_by = {}, resolved_at = {}, closing_note = {}, "
             "version = version + 1 WHERE id = {} AND status = 'open' RETURNING *",
-            actor, clock.now(), note, crisis["id"],
+            actor, clock.now(), cipher.encrypt(note, _closing_context(crisis["id"])), crisis["id"],
         )
         if not rows:
             raise CrisisError(_("This crisis flag is already resolved."), "closing_note")
@@ -182,8 +215,9 @@ async def resolve(trail, crisis: dict, note: str, actor: int) -> dict:
         return rows[0]
 
 
-async def steps(crisis_id: int) -> list[dict]:
-    return await raw(
+async def steps(crisis_id: int, cipher) -> list[dict]:
+    rows = await raw(
         "SELECT t.*, s.display_name AS actor_name FROM counseling_crisis_step t LEFT JOIN staff_user s ON s.id = t.actor "
         "WHERE t.crisis = {} ORDER BY t.id", crisis_id,
     )
+    return [{**row, "note": cipher.decrypt(row["note"], _step_context(crisis_id))} for row in rows]

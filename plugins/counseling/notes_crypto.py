@@ -185,6 +185,10 @@ ENCRYPTED: list[EncryptedColumn] = [
     EncryptedColumn("counseling_session", "notes", "session:{case_id}", ("case_id",)),
     EncryptedColumn("counseling_referral", "details", "referral:{case_id}", ("case_id",)),
     EncryptedColumn("counseling_review", "reason", "review:{case_id}", ("case_id",)),
+    EncryptedColumn("counseling_screening", "answers", "screening:{booking}", ("booking",)),
+    EncryptedColumn("counseling_crisis", "reason", "crisis:{id}", ("id",)),
+    EncryptedColumn("counseling_crisis", "closing_note", "crisis-closing:{id}", ("id",)),
+    EncryptedColumn("counseling_crisis_step", "note", "crisis-step:{crisis}", ("crisis",)),
 ]
 
 BATCH = 500

@@ -16,6 +16,7 @@ anyone it does not admit gets 404 — the same answer as for an id that does not
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -40,6 +41,9 @@ from plugins.counseling import consent as cs
 from plugins.counseling import crisis as cr
 from plugins.counseling import numbers as nb
 from plugins.counseling import screening as sc
+from plugins.counseling.notes_crypto import CounselingKeyError, open_cipher
+
+log = logging.getLogger("portal.counseling")
 
 __all__ = ["ROUTES"]
 
@@ -281,6 +285,7 @@ async def _booking_page(request: Request, booking: dict, errors: dict | None = N
                         status: int = 200) -> Response:
     user = principal(request)
     screening = await sc.screening_for(booking["id"])
+    shown = sc.present(screening, await _cipher(request)) if screening is not None else None
     if screening is not None:
         # Health information: every reading leaves an audit row (PIPL Art. 28; security.md §3.3).
         async with write_transaction():
@@ -295,7 +300,7 @@ async def _booking_page(request: Request, booking: dict, errors: dict | None = N
         "b": {**describe(booking), "service_label": bk.SERVICE_LABELS.get(booking["service_key"], "")},
         "first": booking["service_key"] == bk.FIRST,
         "consent": await cs.consent_for(booking["id"]), "channels": cs.CHANNELS,
-        "screening": sc.present(screening) if screening else None,
+        "screening": shown,
         "flags": flags, "sources": cr.SOURCES, "status_labels": cr.STATUS_LABELS,
         "errors": errors or {}, "values": values or {}, "submission_key": new_submission_key(),
         "consent_version": settings["consent_version"], "user": user, "case_id": case[0]["id"] if case else None,
@@ -304,7 +309,8 @@ async def _booking_page(request: Request, booking: dict, errors: dict | None = N
 
 @get("/bookings/{booking_id:int}")
 async def booking_page(request: Request, booking_id: FromPath[int]) -> Response:
-    return await _booking_page(request, await bk.counselor_booking(principal(request), booking_id))
+    booking = await bk.counselor_booking(principal(request), booking_id)
+    return await _keyed(request, lambda: _booking_page(request, booking))
 
 
 @get("/bookings/{booking_id:int}/consent")
@@ -318,6 +324,8 @@ async def _consent_page(request: Request, booking: dict, errors: dict | None = N
     consent = await cs.consent_for(booking["id"])
     return await render(request, "counseling/consent_onsite.html", {
         "title": _("Informed consent"), "b": describe(booking), "consent": consent, "channels": cs.CHANNELS,
+        "back": f"/m/counseling/bookings/{booking['id']}", "back_label": _("Back to the booking"),
+        "action": f"/m/counseling/bookings/{booking['id']}/consent",
         "text": cs.text_for(consent["version"] if consent else settings["consent_version"], settings),
         "errors": errors or {},
     }, status=status, headers=NO_STORE)
@@ -341,6 +349,21 @@ async def onsite_consent(request: Request, booking_id: FromPath[int]) -> Respons
 
 
 # ----------------------------------------------------------------------------- crisis
+
+
+async def _cipher(request: Request):
+    return await open_cipher(request.app.state.settings)
+
+
+async def _keyed(request: Request, page) -> Response:
+    """Screening answers and crisis texts are encrypted with the notes key: a key that does not
+    match fails loudly (503 with the explanation), as the notes pages do."""
+    try:
+        return await page()
+    except CounselingKeyError:
+        log.error("counseling records cannot be decrypted with the configured PORTAL_COUNSELING_KEY (%s)", request.url.path)
+        return await render(request, "counseling/notes_key_error.html", {"title": _("The counseling records cannot be opened")},
+                            status=503)
 
 
 async def _flag_target(request: Request) -> dict:
@@ -385,10 +408,15 @@ async def new_flag(request: Request) -> Response:
 
     async def create():
         flag = await cr.raise_flag(trail(request), center_id=target["center"], counselor_id=user.user_id, source="counselor",
-                                   reason=reason, raised_by=user.user_id, booking_id=target["booking"], case_ref=target["case"])
+                                   reason=reason, raised_by=user.user_id, booking_id=target["booking"], case_ref=target["case"],
+                                   cipher=cipher)
         return cr.crisis_link(flag["id"]), flag
 
-    result = await create_once(form.str("_submission_key"), "counseling_crisis", validate, create)
+    try:
+        cipher = await _cipher(request)
+        result = await create_once(form.str("_submission_key"), "counseling_crisis", validate, create)
+    except CounselingKeyError:
+        return await _keyed(request, _raise_key_error)
     if result.errors:
         return await render(request, "counseling/crisis_new.html", {
             "title": _("Raise a crisis flag"), "target": target, "values": {"reason": reason}, "errors": result.errors,
@@ -409,8 +437,18 @@ async def flags(request: Request) -> Response:
     }, headers=NO_STORE)
 
 
+async def _raise_key_error() -> Response:
+    raise CounselingKeyError()
+
+
 async def _crisis_page(request: Request, crisis: dict, errors: dict | None = None, values: dict | None = None,
                        status: int = 200) -> Response:
+    return await _keyed(request, lambda: _crisis_page_of(request, crisis, errors, values, status))
+
+
+async def _crisis_page_of(request: Request, crisis: dict, errors: dict | None, values: dict | None, status: int) -> Response:
+    cipher = await _cipher(request)
+    crisis = cr.readable(cipher, crisis)
     booking = None
     if crisis["booking"]:
         rows = await raw("SELECT b.*, r.name AS resource_name FROM booking b JOIN booking_resource r ON r.id = b.resource "
@@ -423,7 +461,7 @@ async def _crisis_page(request: Request, crisis: dict, errors: dict | None = Non
         await trail(request)("counseling.crisis_viewed", object_type="counseling_crisis", object_id=crisis["id"],
                              center_id=crisis["center"])
     return await render(request, "counseling/crisis.html", {
-        "title": _("Crisis flag"), "c": crisis, "booking": booking, "people": people, "steps": await cr.steps(crisis["id"]),
+        "title": _("Crisis flag"), "c": crisis, "booking": booking, "people": people, "steps": await cr.steps(crisis["id"], cipher),
         "step_labels": cr.STEPS, "sources": cr.SOURCES, "status_labels": cr.STATUS_LABELS,
         "errors": errors or {}, "values": values or {}, "submission_key": new_submission_key(),
         "settings": await bk.load_settings(crisis["center"]),
@@ -446,11 +484,14 @@ async def crisis_step(request: Request, crisis_id: FromPath[int]) -> Response:
         return {}
 
     async def create():
-        await cr.add_step(trail(request), crisis, values["step"], values["note"], user.user_id)
+        await cr.add_step(trail(request), crisis, values["step"], values["note"], user.user_id, cipher)
         return f"{cr.crisis_link(crisis_id)}#steps", None
 
     try:
+        cipher = await _cipher(request)
         result = await create_once(form.str("_submission_key"), "counseling_crisis_step", validate, create)
+    except CounselingKeyError:
+        return await _keyed(request, _raise_key_error)
     except cr.CrisisError as problem:
         return await _crisis_page(request, await cr.visible(user, crisis_id), {problem.field: problem.message}, values, status=422)
     return redirect(request, result.url, None if result.duplicate else _("Step recorded."))
@@ -463,7 +504,9 @@ async def crisis_resolve(request: Request, crisis_id: FromPath[int]) -> Response
     form = await read_form(request)
     note = form.str("closing_note", cr.NOTE_MAX)
     try:
-        await cr.resolve(trail(request), crisis, note, user.user_id)
+        await cr.resolve(trail(request), crisis, note, user.user_id, await _cipher(request))
+    except CounselingKeyError:
+        return await _keyed(request, _raise_key_error)
     except cr.CrisisError as problem:
         return await _crisis_page(request, await cr.visible(user, crisis_id), {problem.field: problem.message},
                                   {"closing_note": note}, status=422)

@@ -17,6 +17,9 @@ question is recorded, never added to the total.
 PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered above 0 raises a crisis
 flag in the same transaction as the answers (``crisis.raise_flag``), whatever the total.
 
+The answers are stored as one ciphertext with the notes key (notes_crypto, bound to the booking);
+totals and bands are recomputed from them for the counselor's page, never stored in the clear.
+
 Who sees what: the counselor of the booking sees answers, totals and bands (each reading audited);
 the citizen sees only that the answers were received and where to find help; no other staff
 member sees anything of it (the crisis contacts learn that a crisis flag was raised, not why in
@@ -178,17 +181,23 @@ async def screening_for(booking_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-async def submit(trail, booking: dict, result: Result) -> tuple[dict, dict | None, bool]:
-    """Store the answers once per booking; item 9 above 0 raises the crisis flag (and queues its
-    alerts) in the same transaction. Returns (row, crisis flag or None, created)."""
+def _context(booking_id: int) -> str:
+    return f"screening:{booking_id}"
+
+
+async def submit(trail, booking: dict, result: Result, cipher) -> tuple[dict, dict | None, bool]:
+    """Store the answers once per booking, encrypted with the notes key (``cipher``); item 9 above 0
+    raises the crisis flag (and queues its alerts) in the same transaction. Returns (row, crisis
+    flag or None, created)."""
     from plugins.counseling.crisis import raise_flag
 
+    answers = cipher.encrypt_json({"phq9": list(result.phq9), "gad7": list(result.gad7), "difficulty": result.difficulty},
+                                  _context(booking["id"]))
     async with write_transaction():
         rows = await raw(
-            "INSERT INTO counseling_screening (center, booking, counselor, phq9, phq9_total, phq9_difficulty, gad7, gad7_total, "
-            "submitted_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (booking) DO NOTHING RETURNING *",
-            booking["center"], booking["id"], booking["counselor"], result.phq9_digits, result.phq9_total, result.difficulty,
-            result.gad7_digits, result.gad7_total, clock.now(),
+            "INSERT INTO counseling_screening (center, booking, counselor, answers, submitted_at) "
+            "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (booking) DO NOTHING RETURNING *",
+            booking["center"], booking["id"], booking["counselor"], answers, clock.now(),
         )
         if not rows:
             return await screening_for(booking["id"]), None, False
@@ -200,17 +209,18 @@ async def submit(trail, booking: dict, result: Result) -> tuple[dict, dict | Non
         return rows[0], crisis, True
 
 
-def present(row: dict) -> dict:
-    """What the counselor's page shows: every item with its answer, totals and bands."""
+def present(row: dict, cipher) -> dict:
+    """What the counselor's page shows: every item with its answer, totals and bands (decrypted;
+    a wrong key raises ``CounselingKeyError``)."""
     labels = dict(ANSWERS)
-    phq9 = [int(c) for c in row["phq9"]]
-    gad7 = [int(c) for c in row["gad7"]]
+    answers = cipher.decrypt_json(row["answers"], _context(row["booking"]), default={}) or {}
+    result = score(answers["phq9"], answers["gad7"], answers["difficulty"])
     return {
-        "phq9": [{"n": i, "text": text, "value": v, "label": labels[v]} for i, (text, v) in enumerate(zip(PHQ9_ITEMS, phq9), 1)],
-        "gad7": [{"n": i, "text": text, "value": v, "label": labels[v]} for i, (text, v) in enumerate(zip(GAD7_ITEMS, gad7), 1)],
-        "phq9_total": row["phq9_total"], "phq9_band": phq9_band(row["phq9_total"])[1],
-        "gad7_total": row["gad7_total"], "gad7_band": gad7_band(row["gad7_total"])[1],
-        "difficulty": dict(DIFFICULTY)[row["phq9_difficulty"]],
-        "self_harm": phq9[SELF_HARM_ITEM - 1] > 0,
+        "phq9": [{"n": i, "text": text, "value": v, "label": labels[v]} for i, (text, v) in enumerate(zip(PHQ9_ITEMS, result.phq9), 1)],
+        "gad7": [{"n": i, "text": text, "value": v, "label": labels[v]} for i, (text, v) in enumerate(zip(GAD7_ITEMS, result.gad7), 1)],
+        "phq9_total": result.phq9_total, "phq9_band": phq9_band(result.phq9_total)[1],
+        "gad7_total": result.gad7_total, "gad7_band": gad7_band(result.gad7_total)[1],
+        "difficulty": dict(DIFFICULTY)[result.difficulty],
+        "self_harm": result.self_harm,
         "submitted_at": row["submitted_at"],
     }

@@ -25,6 +25,8 @@ from portal.web.forms import read_form
 from portal.web.render import redirect, render
 from portal.web.request import principal, trail
 
+from plugins.counseling import booking as bk
+from plugins.counseling import consent as cs
 from plugins.counseling import review as rv
 from plugins.counseling import sessions as svc
 from plugins.counseling.notes_crypto import CounselingKeyError, open_cipher
@@ -194,6 +196,41 @@ class _Invalid(Exception):
 
     def __init__(self, errors: dict):
         self.errors = errors
+
+
+# ----------------------------------------------------------------------------- consent on the case
+
+
+async def _case_consent_page(request: Request, case: dict, errors: dict | None = None, status: int = 200) -> Response:
+    settings = await bk.load_settings(case["center"])
+    consent = await cs.case_consent_for(case["id"])
+    return await render(request, "counseling/consent_onsite.html", {
+        "title": _("Informed consent"), "consent": consent, "channels": cs.CHANNELS,
+        "text": cs.text_for(consent["version"] if consent else settings["consent_version"], settings),
+        "back": f"{BASE}/cases/{case['id']}", "back_label": _("Back to the case"),
+        "action": f"{BASE}/cases/{case['id']}/consent", "errors": errors or {},
+    }, status=status, headers={"Cache-Control": "no-store"})
+
+
+@get("/cases/{case_id:int}/consent", opt=CASE)
+async def case_consent_form(request: Request, case_id: FromPath[int]) -> Response:
+    """For a client without a booking (a walk-in): the same consent text, ticked on this screen."""
+    return await _case_consent_page(request, await svc.case_for_author(principal(request), case_id))
+
+
+@post("/cases/{case_id:int}/consent", opt=CASE)
+async def case_consent(request: Request, case_id: FromPath[int]) -> Response:
+    user = principal(request)
+    case = await svc.case_for_author(user, case_id)
+    form = await read_form(request)
+    if not form.flag("agree"):
+        return await _case_consent_page(request, case, {
+            "agree": _("The person ticks the box to give consent; without it there is no first session.")}, status=422)
+    version = form.str("version", 16)
+    if version not in cs.TEXTS:
+        version = (await bk.load_settings(case["center"]))["consent_version"]
+    await cs.record_for_case(trail(request), case, version=version, recorded_by=user.user_id)
+    return redirect(request, f"{BASE}/cases/{case_id}", _("Consent recorded."))
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -433,7 +470,7 @@ async def review_read(request: Request, review_id: FromPath[int]) -> Response:
 
 
 ROUTES = [
-    case_list, case_new_form, case_new, case_page, case_inform,
+    case_list, case_new_form, case_new, case_page, case_inform, case_consent_form, case_consent,
     session_new_form, session_new, session_edit_form, session_edit,
     referral_form, referral_new,
     review_list, review_form, review_start, review_read,

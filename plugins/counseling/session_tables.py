@@ -12,6 +12,7 @@
 * ``counseling_review``: a supervisor's access to a case, with the reason (encrypted) the
   counselor sees, valid until ``expires_at``.
 * ``counseling_matter_link``: the fact "已转介心理咨询" told to a matter, with the client's consent.
+* ``counseling_case_consent``: informed consent given on a case opened without a booking (09:40).
 * ``counseling_keyring``: the fingerprint of the key the notes are encrypted with (notes_crypto).
 
 Composite uniques and indexes are raw SQL in the migration (09:30); keep both in step.
@@ -30,6 +31,7 @@ from portal.tables import Center, StaffUser
 
 __all__ = [
     "CounselingCase",
+    "CounselingCaseConsent",
     "CounselingKeyring",
     "CounselingMatterLink",
     "CounselingReferral",
@@ -51,6 +53,19 @@ class CounselingCase(Table, tablename="counseling_case"):
     sessions = Integer(default=0)
     erased_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)
+
+
+class CounselingCaseConsent(Table, tablename="counseling_case_consent"):
+    """Informed consent given on a case (unique ``case_id``): a walk-in has no booking to hang the
+    consent on, so the client ticks the same text on the counselor's screen (``channel`` onsite,
+    ``recorded_by`` the counselor). ``version``: the consent text version shown."""
+
+    center = ForeignKey(references=Center, on_delete=OnDelete.restrict)
+    case_id = ForeignKey(references=CounselingCase, on_delete=OnDelete.restrict)
+    version = Varchar(length=16)
+    channel = Varchar(length=8, default="onsite")
+    recorded_by = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
+    consented_at = Timestamptz(default=TimestamptzNow())
 
 
 class CounselingSession(Table, tablename="counseling_session"):

@@ -165,13 +165,15 @@ async def case_records(cipher: Cipher, case: dict) -> dict:
     for row in reviews:
         row["reason_text"] = cipher.decrypt(row["reason"], f"review:{case_id}")
     links = await raw("SELECT matter_code, informed_at FROM counseling_matter_link WHERE case_id = {} ORDER BY id", case_id)
-    # The informed consent the client gave for one of the case's appointments (consent.py records it).
+    # The informed consent the client gave for one of the case's appointments, else on the case (consent.py).
     consent = await raw(
         "SELECT n.consented_at, n.version, n.booking FROM counseling_consent n WHERE n.booking = {} OR n.booking IN "
         "(SELECT s.booking FROM counseling_session s WHERE s.case_id = {} AND s.booking IS NOT NULL) "
         "ORDER BY n.consented_at LIMIT 1",
         case["booking"] or 0, case_id,
     )
+    if not consent:
+        consent = await raw("SELECT consented_at, version, NULL AS booking FROM counseling_case_consent WHERE case_id = {}", case_id)
     return {
         "client": cipher.decrypt(case["client_label"], f"case:{case_id}"),
         "sessions": sessions, "referrals": referrals, "reviews": reviews, "links": links,
@@ -334,12 +336,13 @@ async def _check_session(user: Principal, case: dict, form: SessionForm, *, curr
         errors["kind"] = _("Choose the kind of session.")
     elif form.kind == "first" and form.attendance == "attended" and "booking" not in errors:
         # Informed consent comes before the first session (consent.py): no record of one without it.
-        from plugins.counseling.consent import consent_for_any
+        # A walk-in's case has no booking: then only the consent given on the case counts.
+        from plugins.counseling.consent import case_consent_for, consent_for_any
 
         linked = [clean["booking"], case["booking"]]
-        if any(linked) and await consent_for_any(linked) is None:
+        if await consent_for_any(linked) is None and await case_consent_for(case["id"]) is None:
             errors["kind"] = _("The client has not given informed consent yet: let them read and tick it (online, or on "
-                               "your screen from the booking's page) before the first session is recorded.")
+                               "your screen from the booking's page or the case's page) before the first session is recorded.")
     if form.attendance not in ATTENDANCE:
         errors["attendance"] = _("Choose whether the client came.")
     if any(topic not in TOPICS for topic in form.topics):

@@ -5,7 +5,8 @@
   ``counseling.supervise`` permission is checked against this designation, not against a role.
 * ``counseling_crisis_contact``: staff alerted when a crisis flag is raised, with the phone the
   alert SMS goes to.
-* ``counseling_consent``: the informed consent given for one booking (time, text version, where).
+* ``counseling_consent``: the informed consent given for one booking (time, text version, where);
+  a case opened without a booking has its own (``session_tables.CounselingCaseConsent``).
 * ``counseling_screening``: the optional PHQ-9 / GAD-7 self-screening before a first session.
 * ``counseling_crisis`` and its checklist ``counseling_crisis_step``.
 
@@ -89,18 +90,15 @@ class CounselingConsent(Table, tablename="counseling_consent"):
 
 
 class CounselingScreening(Table, tablename="counseling_screening"):
-    """One self-screening for a booking (unique ``booking``): PHQ-9 and GAD-7 answers as digit
-    strings ("012301230"), totals, and the PHQ-9 functional-difficulty answer (0–3, not scored).
-    ``counselor``: the staff member of the booking's resource, the only reader."""
+    """One self-screening for a booking (unique ``booking``). ``answers``: the PHQ-9 and GAD-7 item
+    answers and the functional-difficulty answer as one ciphertext (notes_crypto,
+    "screening:<booking>"); totals and bands are computed from them when shown, so nothing about
+    the person's health is readable from the database. ``counselor``: the only reader."""
 
     center = ForeignKey(references=Center, on_delete=OnDelete.restrict)
     booking = ForeignKey(references=Booking, on_delete=OnDelete.restrict)
     counselor = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
-    phq9 = Varchar(length=9)
-    phq9_total = Integer()
-    phq9_difficulty = Integer()
-    gad7 = Varchar(length=7)
-    gad7_total = Integer()
+    answers = Text(default="")  # encrypted JSON {phq9: [9], gad7: [7], difficulty}
     submitted_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -115,22 +113,22 @@ class CounselingCrisis(Table, tablename="counseling_crisis"):
     case_ref = Integer(null=True, default=None)
     counselor = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
     source = Varchar(length=12, default="counselor")
-    reason = Text(default="")
+    reason = Text(default="")  # encrypted ("crisis:<id>")
     status = Varchar(length=10, default="open")
     raised_by = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
     raised_at = Timestamptz(default=TimestamptzNow())
     resolved_by = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
     resolved_at = Timestamptz(null=True, default=None)
-    closing_note = Text(default="")
+    closing_note = Text(default="")  # encrypted ("crisis-closing:<id>")
     version = Integer(default=1)
 
 
 class CounselingCrisisStep(Table, tablename="counseling_crisis_step"):
     """One checklist step taken (``step``: accompany | family | police | medical | referral | other),
-    with who and when; ``note`` required for other."""
+    with who and when; ``note`` required for other (encrypted, like the flag's reason)."""
 
     crisis = ForeignKey(references=CounselingCrisis, on_delete=OnDelete.cascade)
     step = Varchar(length=12)
-    note = Text(default="")
+    note = Text(default="")  # encrypted ("crisis-step:<crisis>")
     actor = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
     at = Timestamptz(default=TimestamptzNow())

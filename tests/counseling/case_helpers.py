@@ -125,6 +125,16 @@ async def open_case(client, booking_id: int | None = None, client_name: str = ""
     return int(response.headers["location"].rsplit("/", 1)[1])
 
 
+async def give_case_consent(client, case_id: int):
+    """The walk-in client ticks the consent on the counselor's screen (the case's consent page)."""
+    page = await client.get(f"/m/counseling/cases/{case_id}/consent")
+    assert page.status_code == 200, page.status_code
+    version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)
+    response = await client.submit(f"/m/counseling/cases/{case_id}/consent", {"agree": "1", "version": version})
+    assert response.status_code == 303, (response.status_code, errors_of(response))
+    return response
+
+
 def session_data(**overrides) -> dict:
     data = {
         "booking": "", "held_at": (clock.local(clock.now()) - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"),

@@ -170,3 +170,66 @@ async def test_the_first_session_form_is_refused_without_consent(app, client_fac
     await booking["client"].submit(_consent_url(booking), {"agree": "1"})
     await record_session(counselor, case_id, booking=str(booking["id"]))
     assert len(await raw("SELECT id FROM counseling_session WHERE case_id = {}", case_id)) == 1
+
+
+async def test_a_walk_in_case_needs_consent_ticked_on_the_counselors_screen_before_its_first_session(app, client_factory):
+    from tests.counseling.case_helpers import (
+        NOTE_WORDS, OTHER_COUNSELOR, SUPERVISOR, errors_of, open_case, record_session, setup_counseling,
+    )
+
+    await setup_counseling(app)
+    counselor = await staff_client(client_factory, "counselor")
+    case_id = await open_case(counselor, client_name="小北")  # no booking: a walk-in
+    refused = await record_session(counselor, case_id, expect=422)
+    assert any("来访者尚未确认知情同意" in e for e in errors_of(refused))
+    assert NOTE_WORDS in refused.text  # the notes typed are kept
+    assert await raw("SELECT id FROM counseling_session WHERE case_id = {}", case_id) == []
+    case_page = await counselor.get(f"/m/counseling/cases/{case_id}")
+    assert "尚未记录" in html_text(case_page) and f'href="/m/counseling/cases/{case_id}/consent"' in case_page.text
+
+    # The same text and version, separate, one box, unticked.
+    url = f"/m/counseling/cases/{case_id}/consent"
+    page = await counselor.get(url)
+    assert page.status_code == 200
+    assert "checked" not in re.search(r'<input type="checkbox" id="agree"[^>]*>', page.text).group(0)
+    assert page.text.count('type="checkbox"') == 1
+    text = html_text(page)
+    assert "自伤、自杀风险" in text and "版本 2026-11" in text and "不得从事心理治疗或者精神障碍的诊断、治疗" in text
+    unticked = await counselor.submit(url, {"version": "2026-11"})
+    assert unticked.status_code == 422 and await cs.case_consent_for(case_id) is None
+
+    # Nobody but the case's counselor reaches it; a forged id is 404 too.
+    for username in (OTHER_COUNSELOR, SUPERVISOR, "gzq_admin", "gzq_window"):
+        other = await staff_client(client_factory, username)
+        assert (await other.get(url)).status_code == 404, username
+        assert (await other.submit(url, {"version": "2026-11", "agree": "1"})).status_code == 404, username
+    assert (await counselor.get("/m/counseling/cases/999999/consent")).status_code == 404
+    assert await cs.case_consent_for(case_id) is None
+
+    given = await counselor.submit(url, {"version": "2026-11", "agree": "1"})
+    assert given.status_code == 303
+    again = await counselor.submit(url, {"version": "2026-11", "agree": "1"})
+    assert again.status_code == 303
+    rows = await raw("SELECT * FROM counseling_case_consent WHERE case_id = {}", case_id)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["version"], row["channel"], row["recorded_by"]) == ("2026-11", "onsite", await staff_id("counselor"))
+    assert row["consented_at"] is not None
+    assert len(await audit_actions("counseling.consent_given")) == 1
+    assert "已于" in html_text(await counselor.get(f"/m/counseling/cases/{case_id}")) and "版本 2026-11" in html_text(
+        await counselor.get(f"/m/counseling/cases/{case_id}"))
+
+    await record_session(counselor, case_id)
+    assert len(await raw("SELECT id FROM counseling_session WHERE case_id = {}", case_id)) == 1
+
+
+async def test_consent_on_one_walk_in_case_does_not_count_for_another(app, client_factory):
+    from tests.counseling.case_helpers import errors_of, give_case_consent, open_case, record_session, setup_counseling
+
+    await setup_counseling(app)
+    counselor = await staff_client(client_factory, "counselor")
+    first, second = await open_case(counselor, client_name="小东"), await open_case(counselor, client_name="小西")
+    await give_case_consent(counselor, first)
+    await record_session(counselor, first)
+    refused = await record_session(counselor, second, expect=422)
+    assert any("来访者尚未确认知情同意" in e for e in errors_of(refused))

@@ -42,6 +42,10 @@ async def test_a_counselor_raises_a_flag_and_the_contacts_are_alerted(app, clien
     # The contact only: the counselor raised it and needs no message about it.
     assert [(m["staff"], m["link"]) for m in inapp] == [(await staff_id("crisis_duty"), f"/m/counseling/crisis/{flag['id']}")]
     assert "生命" not in inapp[0]["body"]
+    # The reason is stored encrypted, bound to the flag, and shown decrypted on the flag's page.
+    assert flag["reason"].startswith("k1:") and "生命" not in flag["reason"] and "咨询室" not in flag["reason"]
+    contact = await staff_client(client_factory, "crisis_duty")
+    assert "来访者说今晚想结束生命，目前在咨询室" in html_text(await contact.get(f"/m/counseling/crisis/{flag['id']}"))
     # A double submit raises no second flag and sends nothing more.
     again = await counselor.submit(f"/m/counseling/crisis/new?booking_id={booking['id']}", {"reason": "重复", "_submission_key": key})
     assert again.status_code == 303
@@ -118,6 +122,7 @@ async def test_the_checklist_records_who_and_when_and_only_a_closing_note_resolv
                                                         ("police", await staff_id("crisis_duty")),
                                                         ("other", await staff_id("counselor"))]
     assert all(s["at"] is not None for s in steps)
+    assert steps[0]["note"] == "" and steps[2]["note"].startswith("k1:") and "姐姐" not in steps[2]["note"]
     text = html_text(await counselor.get(url))
     assert "报警 110" in text and "已通知其姐姐到场" in text and "危机干预联系人（演示）" in text
     empty = await contact.submit(f"{url}/resolve", {"closing_note": "  "})
@@ -126,8 +131,9 @@ async def test_the_checklist_records_who_and_when_and_only_a_closing_note_resolv
     resolved = await contact.submit(f"{url}/resolve", {"closing_note": "家属已接回，约定明天复谈"})
     assert resolved.status_code == 303
     flag = (await raw("SELECT * FROM counseling_crisis"))[0]
-    assert (flag["status"], flag["closing_note"], flag["resolved_by"]) == ("resolved", "家属已接回，约定明天复谈",
-                                                                          await staff_id("crisis_duty"))
+    assert (flag["status"], flag["resolved_by"]) == ("resolved", await staff_id("crisis_duty"))
+    assert flag["closing_note"].startswith("k1:") and "家属" not in flag["closing_note"]
+    assert "家属已接回，约定明天复谈" in html_text(await contact.get(url))
     page = await contact.get(url)
     late = await contact.submit(f"{url}/steps", {"step": "family", "_submission_key": submission_key(page.text) if "_submission_key" in page.text else ""})
     assert late.status_code == 422 and "该危机预警已解除" in html_text(late)

@@ -17,7 +17,7 @@ from portal.app import create_app
 from portal.db import bind_engine, raw
 from tests.conftest import html_text
 from tests.counseling.case_helpers import (
-    NOTE_WORDS, OTHER_COUNSELOR, PHONE, PLAN_WORDS, PSEUDONYM, SUPERVISOR, audit_rows, case_with_notes, errors_of,
+    NOTE_WORDS, OTHER_COUNSELOR, PHONE, PLAN_WORDS, PSEUDONYM, SUPERVISOR, audit_rows, case_with_notes, errors_of, give_case_consent,
     make_booking, open_case, record_session, session_data, setup_counseling, submission_key,
 )
 
@@ -240,6 +240,7 @@ async def test_a_changed_key_stops_the_start_and_the_pages_instead_of_showing_ga
 async def test_a_note_moved_into_another_case_does_not_decrypt(app, counselor):
     case_id, _booking = await case_with_notes(counselor)
     other = await open_case(counselor, client_name="小南")
+    await give_case_consent(counselor, other)
     await record_session(counselor, other, notes="另一个个案的记录")
     stolen = (await raw("SELECT notes FROM counseling_session WHERE case_id = {}", case_id))[0]["notes"]
     await raw("UPDATE counseling_session SET notes = {} WHERE case_id = {}", stolen, other)

@@ -25,7 +25,8 @@ from plugins.counseling.notes_crypto import MISMATCH, CounselingKeyError, startu
 OLD = "old-counseling-key-0123456789-abcdefghijklmnop"
 NEW = "new-counseling-key-9876543210-qrstuvwxyzabcdef"
 ENCRYPTED = (("counseling_case", "client_label"), ("counseling_session", "notes"), ("counseling_referral", "details"),
-             ("counseling_review", "reason"))
+             ("counseling_review", "reason"), ("counseling_screening", "answers"), ("counseling_crisis", "reason"),
+             ("counseling_crisis", "closing_note"), ("counseling_crisis_step", "note"))
 
 
 def _flatten(error: BaseException) -> list[BaseException]:
@@ -43,10 +44,31 @@ async def _with_app(settings: Settings, work):
 
 
 async def _write_everything(app, client) -> int:
-    """A case with a session, a referral and a supervisor's review: every encrypted column used."""
+    """A case with a session, a referral, a supervisor's review, a self-screening and a crisis flag
+    with a checklist note and a closing note: every encrypted column used."""
     await setup_counseling(app)
     await client.login("counselor")
-    case_id, _booking = await case_with_notes(client)
+    case_id, booking = await case_with_notes(client)
+    # The screening as the citizen's page stores it (the page itself needs a signed-in citizen).
+    from plugins.counseling import screening as sc
+    from plugins.counseling.notes_crypto import open_cipher
+
+    async def no_audit(*args, **kwargs):
+        return None
+
+    counselor_id = (await raw("SELECT counselor FROM counseling_case WHERE id = {}", case_id))[0]["counselor"]
+    await sc.submit(no_audit, {**booking, "counselor": counselor_id}, sc.score([1] * 8 + [0], [2] * 7, 1),
+                    await open_cipher(app.state.settings))
+    flag = await client.get(f"/m/counseling/crisis/new?case_id={case_id}")
+    raised = await client.submit(f"/m/counseling/crisis/new?case_id={case_id}", {
+        "reason": "会谈中表达强烈的轻生念头", "_submission_key": submission_key(flag.text)})
+    assert raised.status_code == 303, raised.status_code
+    url = raised.headers["location"]
+    page = await client.get(url)
+    step = await client.submit(f"{url}/steps", {"step": "other", "note": "已联系其姐姐到场陪同",
+                                                "_submission_key": submission_key(page.text)})
+    assert step.status_code == 303, step.status_code
+    assert (await client.submit(f"{url}/resolve", {"closing_note": "家属已接回，约定明天复谈"})).status_code == 303
     form = await client.get(f"/m/counseling/cases/{case_id}/referrals/new")
     await client.submit(f"/m/counseling/cases/{case_id}/referrals/new", {
         "institution": "甘州区人民医院", "reason": "持续失眠", "referred_on": "2026-11-20", "agreed": "yes",
@@ -80,7 +102,7 @@ def test_rotate_key_moves_every_note_to_the_new_key(settings):
     case_id = asyncio.run(_with_app(old_settings, _write_everything))
     bind_engine(make_engine(settings))
     before = asyncio.run(_values())
-    assert all(v and all(x.startswith("k1:") for x in v) for v in before.values()), before
+    assert all(v and all(x.startswith("k1:") for x in v) for v in before.values()), [(k, v) for k, v in before.items() if not v or not all(x.startswith("k1:") for x in v)]
 
     # The new key alone: the app refuses to start, saying how to migrate.
     with pytest.raises(BaseException) as refused:
@@ -98,7 +120,7 @@ def test_rotate_key_moves_every_note_to_the_new_key(settings):
     # The old key given on standard input (kept out of the shell history): every value moves.
     moved = _cli(settings, "counseling", "rotate-key", "--old", "-", stdin=OLD + "\n")
     assert moved.exit_code == 0, moved.output
-    assert "已用新密钥重新加密 4 项咨询记录（密钥编号 k2）" in moved.output
+    assert "已用新密钥重新加密 8 项咨询记录（密钥编号 k2）" in moved.output
     bind_engine(make_engine(settings))
     after = asyncio.run(_values())
     for column, values in after.items():
@@ -115,6 +137,14 @@ def test_rotate_key_moves_every_note_to_the_new_key(settings):
     text = html_text(page)
     assert page.status_code == 200 and NOTE_WORDS in text and PSEUDONYM in text and "甘州区人民医院" in text
     assert "月度督导会个案讨论（季度）" in text
+
+    async def read_flag(app, client):
+        await client.login("counselor")
+        flag_id = (await raw("SELECT id FROM counseling_crisis"))[0]["id"]
+        return html_text(await client.get(f"/m/counseling/crisis/{flag_id}"))
+
+    flag_text = asyncio.run(_with_app(new_settings, read_flag))
+    assert "会谈中表达强烈的轻生念头" in flag_text and "已联系其姐姐到场陪同" in flag_text and "家属已接回" in flag_text
     with pytest.raises(BaseException) as stale:
         asyncio.run(_with_app(old_settings, lambda app, client: asyncio.sleep(0)))
     assert any(isinstance(e, CounselingKeyError) for e in _flatten(stale.value))

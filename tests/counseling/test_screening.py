@@ -183,10 +183,37 @@ async def test_no_flag_when_item_9_is_zero_whatever_the_total(app, client_factor
     response = await citizen.submit(url, screening_form(phq9=(3,) * 8 + (0,), gad7=(3,) * 7, difficulty=3,
                                                         key=submission_key(page.text)))
     assert response.status_code == 303
-    row = (await raw("SELECT * FROM counseling_screening WHERE booking = {}", booking["id"]))[0]
-    assert (row["phq9"], row["phq9_total"], row["gad7_total"], row["phq9_difficulty"]) == ("333333330", 24, 21, 3)
+    assert len(await raw("SELECT id FROM counseling_screening WHERE booking = {}", booking["id"])) == 1
     assert await raw("SELECT id FROM counseling_crisis") == []
     assert await outbox(kind="counseling_crisis") == []
+    text = html_text(await (await staff_client(client_factory, "counselor")).get(f"/m/counseling/bookings/{booking['id']}"))
+    assert "24 / 27，重度" in text and "21 / 21，重度" in text and "极度困难" in text
+
+
+async def test_the_stored_row_holds_no_answer_or_score_in_plain_text(app, client_factory):
+    booking = await booking_with("counselor", client_factory=client_factory)
+    citizen = booking["client"]
+    url = await _screening_url(booking)
+    page = await citizen.get(url)
+    await citizen.submit(url, screening_form(phq9=(3, 2, 1, 0, 3, 2, 1, 0, 0), gad7=(1, 2, 3, 0, 1, 2, 3), difficulty=2,
+                                             key=submission_key(page.text)))
+    row = (await raw("SELECT * FROM counseling_screening WHERE booking = {}", booking["id"]))[0]
+    # Only who, when and the ciphertext: no answer, total or band column, and the value reveals none.
+    assert set(dict(row).keys()) == {"id", "center", "booking", "counselor", "answers", "submitted_at"}
+    stored = row["answers"]
+    assert stored.startswith("k1:")
+    for plain in ("321032100", "1230123", "[3,2,1", "phq9", "gad7", "difficulty", "重度"):
+        assert plain not in stored, plain
+    # Bound to its booking: copied to another booking's row it does not decrypt.
+    from plugins.counseling.notes_crypto import CounselingKeyError, open_cipher
+
+    cipher = await open_cipher(app.state.settings)
+    assert cipher.decrypt_json(stored, f"screening:{booking['id']}") == {
+        "phq9": [3, 2, 1, 0, 3, 2, 1, 0, 0], "gad7": [1, 2, 3, 0, 1, 2, 3], "difficulty": 2}
+    with pytest.raises(CounselingKeyError):
+        cipher.decrypt(stored, f"screening:{booking['id'] + 1}")
+    text = html_text(await (await staff_client(client_factory, "counselor")).get(f"/m/counseling/bookings/{booking['id']}"))
+    assert "12 / 27，中度" in text and "12 / 21，中度" in text
 
 
 async def test_missing_items_come_back_with_a_chinese_error_and_the_answers_kept(app, client_factory):
