@@ -187,3 +187,16 @@ async def test_a_counselor_raises_a_flag_on_a_case_of_their_own_only(app, client
     flag = (await raw("SELECT * FROM counseling_crisis"))[0]
     assert (flag["case_ref"], flag["booking"], flag["counselor"]) == (mine, None, await staff_id("counselor"))
     assert len(await sms_to(CONTACT_PHONE)) == 1
+
+
+async def test_a_reason_moved_to_another_flag_fails_loudly_instead_of_showing(app, client_factory):
+    booking = await booking_with("counselor", client_factory=client_factory)
+    _c, first, _k = await _raise(client_factory, booking)
+    _c, second, _k = await _raise(client_factory, booking, reason="另一条危机预警的理由")
+    ids = [int(r.headers["location"].rsplit("/", 1)[1]) for r in (first, second)]
+    stolen = (await raw("SELECT reason FROM counseling_crisis WHERE id = {}", ids[0]))[0]["reason"]
+    await raw("UPDATE counseling_crisis SET reason = {} WHERE id = {}", stolen, ids[1])
+    contact = await staff_client(client_factory, "crisis_duty")
+    page = await contact.get(f"/m/counseling/crisis/{ids[1]}")
+    assert page.status_code == 503 and "生命" not in page.text
+    assert (await contact.get(f"/m/counseling/crisis/{ids[0]}")).status_code == 200
