@@ -79,9 +79,6 @@ def base_settings(**overrides) -> Settings:
         load_entrypoints=False,
         plugins=(SAMPLE_MODULE,),
         secret_key="test-secret-key-0123456789-abcdefghij",
-        # One counseling key for every app of a test, development or production, so that a
-        # production app started on a test's database opens the notes the development app wrote.
-        counseling_key="test-counseling-key-0123456789-abcdefghij",
     )
     values.update(overrides)
     return Settings.from_env(**values)

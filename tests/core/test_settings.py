@@ -71,13 +71,14 @@ async def test_production_refuses_to_start_with_demo_accounts(settings):
 
 
 async def test_production_hides_the_schema(settings, client_factory):
+    from plugins.counseling.notes_crypto import key_material
     from portal.tables import StaffUser
 
     await StaffUser.update({StaffUser.is_demo: False}).where(StaffUser.is_demo == True)  # noqa: E712
     import httpx
 
     app = create_app(settings.replace(env="production", secret_key=GOOD_SECRET, data_key="d" * 32, sms_gateway_url="http://127.0.0.1:9/sms", sms_gateway_token="t" * 24,
-                                      counseling_key=settings.counseling_key))
+                                      counseling_key=key_material(settings)))
     async with app.lifespan():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             assert (await client.get("/schema")).status_code == 404

@@ -8,6 +8,8 @@ import string
 import httpx
 import pytest
 
+from plugins.counseling.notes_crypto import key_material
+
 from portal.app import create_app
 from portal.tables import StaffUser
 from tests.conftest import SAMPLE_MODULE, Client
@@ -27,7 +29,9 @@ def production_settings(settings, **changes):
     key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
     changes.setdefault("sms_gateway_url", "http://127.0.0.1:9/sms")
     changes.setdefault("sms_gateway_token", "t" * 24)
-    changes.setdefault("counseling_key", settings.counseling_key)  # the bundled counseling module requires its own key
+    # The bundled counseling module requires its own key in production: the one the development
+    # apps of this test's database used (derived from their secret), so the stored notes still open.
+    changes.setdefault("counseling_key", key_material(settings))
     return settings.replace(env="production", secret_key=key, data_key="k" * 32, **changes)
 
 
