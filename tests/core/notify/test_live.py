@@ -488,12 +488,18 @@ async def test_a_real_server_told_to_stop_ends_open_streams_and_exits(database_u
 
 
 async def test_the_signal_handlers_are_chained_while_the_app_runs_and_restored_after(settings):
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    app = create_app(settings)
-    async with app.lifespan():
-        assert signal.getsignal(signal.SIGINT) not in before
-        with pytest.raises(KeyboardInterrupt):  # Ctrl-C still does what it did before
-            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
-        await asyncio.sleep(0)
-        assert app.state.live.closed  # …and has closed the streams first
-    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    # Python's own Ctrl-C handler, whatever this process inherited (a shell's background job
+    # starts with SIGINT ignored, as `make test` runs its lanes).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        app = create_app(settings)
+        async with app.lifespan():
+            assert signal.getsignal(signal.SIGINT) not in before
+            with pytest.raises(KeyboardInterrupt):  # Ctrl-C still does what it did before
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+            await asyncio.sleep(0)
+            assert app.state.live.closed  # …and has closed the streams first
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    finally:
+        signal.signal(signal.SIGINT, inherited)
