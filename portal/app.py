@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 
@@ -125,8 +126,15 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             if await demo_accounts_present():
                 await stop_engine(engine)
                 raise SettingsError("production refuses to start: demo accounts are present (run: portal demo remove)")
-        for _plugin, result in registry.call_each("startup", app=app):
-            await await_me_maybe(result)
+        started = registry.call_each("startup", app=app)
+        for index, (_plugin, result) in enumerate(started):
+            try:
+                await await_me_maybe(result)
+            except BaseException:
+                for _later, pending in started[index + 1:]:
+                    if inspect.iscoroutine(pending):
+                        pending.close()  # never awaited now: close it rather than leave a warning
+                raise
         if settings.jobs_enabled:
             from portal.jobs.runner import Scheduler
 

@@ -29,7 +29,7 @@ from portal.i18n import _
 from portal.matters.scope import can_change, matter_in_scope
 from portal.matters.vocab import RATINGS
 from portal.notify.outbox import deliver_soon
-from portal.web.forms import read_form
+from portal.web.forms import parse_local_datetime, read_form
 from portal.web.render import redirect, render
 from portal.web.request import principal, trail
 
@@ -78,20 +78,6 @@ async def summonable_departments(center: dict) -> list[dict]:
         f"WHERE d.active AND d.{flag} AND d.center IN ({marks}) ORDER BY c.path, d.name",
         *ids,
     )
-
-
-def parse_local_datetime(value: str) -> dt.datetime | None:
-    """'2026-11-27 14:30' (or with a 'T', or seconds), China time → aware UTC. A plain text field
-    rather than datetime-local: what was typed must come back as typed, and an invalid value in a
-    datetime-local input is invalid HTML."""
-    value = (value or "").strip().replace("T", " ")
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
-        try:
-            naive = dt.datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return naive.replace(tzinfo=clock.TZ_CN).astimezone(dt.timezone.utc)
-    return None
 
 
 # ----------------------------------------------------------------------------- the list

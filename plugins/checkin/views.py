@@ -6,7 +6,7 @@ import datetime as dt
 
 from portal import clock
 from portal.centers.scope import prefix_range
-from portal.db import raw
+from portal.db import raw, read
 
 from plugins.checkin import service as svc
 from plugins.checkin.vocab import STATUS_LABELS
@@ -25,11 +25,11 @@ async def center_widget(user) -> dict:
     """Open whistles of the member's subtree and the check-ins overdue in them."""
     low, high = prefix_range(user.center_path)
     now = clock.now()
-    open_count = (await raw(
+    open_count = (await read(
         "SELECT count(*) AS n FROM checkin_whistle w JOIN center c ON c.id = w.center "
         "WHERE w.status = 'open' AND c.path >= {} AND c.path < {}", low, high,
     ))[0]["n"]
-    overdue = await raw(
+    overdue = await read(
         "SELECT w.id, w.reason, d.name AS department_name, s.ack_due_at FROM checkin_summons s "
         "JOIN checkin_whistle w ON w.id = s.whistle JOIN center c ON c.id = w.center "
         "JOIN department d ON d.id = s.department WHERE w.status = 'open' AND c.path >= {} AND c.path < {} "
@@ -41,7 +41,7 @@ async def center_widget(user) -> dict:
 
 async def officer_widget(user) -> dict:
     """待报到: the department's summonses not checked in, with their limits."""
-    rows = await raw(
+    rows = await read(
         "SELECT w.id, w.reason, w.mode, w.place, c.name AS center_name, s.ack_due_at FROM checkin_summons s "
         "JOIN checkin_whistle w ON w.id = s.whistle JOIN center c ON c.id = w.center "
         "WHERE s.department = {} AND s.checked_in_at IS NULL AND w.status = 'open' AND s.ack_due_at IS NOT NULL "
@@ -57,12 +57,12 @@ async def officer_widget(user) -> dict:
 async def leader_widget(user) -> dict:
     """Whistles waiting for approval in the member's subtree, and this month's whistle count."""
     low, high = prefix_range(user.center_path)
-    pending = await raw(
+    pending = await read(
         "SELECT w.id, w.reason, w.grade, w.created_at, c.name AS center_name FROM checkin_whistle w "
         "JOIN center c ON c.id = w.center WHERE w.status = 'pending_approval' AND c.path >= {} AND c.path < {} "
         f"ORDER BY w.id LIMIT {LIST_LIMIT + 1}", low, high,
     )
-    month = (await raw(
+    month = (await read(
         "SELECT count(*) AS n FROM checkin_whistle w JOIN center c ON c.id = w.center "
         "WHERE c.path >= {} AND c.path < {} AND w.created_at >= {} AND w.status IN ('open', 'closed')",
         low, high, _month_start(clock.now()),

@@ -22,7 +22,7 @@ from litestar.exceptions import NotFoundException
 
 from portal import clock
 from portal.auth.principal import Principal
-from portal.db import raw
+from portal.db import raw, read
 from portal.plugin_api import Service
 
 from plugins.counseling.tables import CONSENT_VERSION, DEFAULT_RETENTION_DAYS
@@ -106,13 +106,13 @@ async def is_supervisor(user: Principal, center_id: int | None = None) -> bool:
     """The permission *and* the center's designation (of the user's own center by default)."""
     if not user.can("counseling.supervise"):
         return False
-    rows = await raw("SELECT 1 AS ok FROM counseling_supervisor WHERE center = {} AND staff = {}",
+    rows = await read("SELECT 1 AS ok FROM counseling_supervisor WHERE center = {} AND staff = {}",
                      center_id if center_id is not None else user.center_id, user.user_id)
     return bool(rows)
 
 
 async def is_crisis_contact(user: Principal, center_id: int) -> bool:
-    rows = await raw("SELECT 1 AS ok FROM counseling_crisis_contact WHERE center = {} AND staff = {}", center_id, user.user_id)
+    rows = await read("SELECT 1 AS ok FROM counseling_crisis_contact WHERE center = {} AND staff = {}", center_id, user.user_id)
     return bool(rows)
 
 

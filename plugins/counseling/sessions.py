@@ -19,6 +19,7 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 
 from portal import clock
+from portal.web.forms import parse_local_datetime
 from portal.audit.chain import AuditTrail
 from portal.auth.principal import Principal
 from portal.centers.scope import in_scope
@@ -206,18 +207,6 @@ async def read_audited(who: Who, case: dict, *, via: str = "author") -> None:
 
 
 # ----------------------------------------------------------------------------- parsing
-
-
-def parse_local_datetime(value: str) -> dt.datetime | None:
-    """'2026-11-27 14:30' (or with a 'T', '/' or seconds), China time → aware UTC."""
-    value = unicodedata.normalize("NFKC", value or "").strip().replace("T", " ").replace("/", "-")
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
-        try:
-            naive = dt.datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return naive.replace(tzinfo=clock.TZ_CN).astimezone(dt.timezone.utc)
-    return None
 
 
 def parse_day(value: str) -> dt.date | None:

@@ -25,7 +25,7 @@ from litestar.params import FromPath
 
 from portal import clock
 from portal.centers.scope import centers_below, in_scope, prefix_range
-from portal.db import create_once, insert, new_submission_key, raw, write_transaction
+from portal.db import create_once, insert, new_submission_key, raw, read, write_transaction
 from portal.i18n import _
 from portal.matters.codes import format_code, parse_code
 from portal.notify.outbox import deliver_soon, queue_inapp
@@ -999,7 +999,7 @@ async def log_widgets(user) -> list:
     widgets = []
     if user.can("legal_aid.log"):
         bookings = await todays_bookings(user)
-        logged = await raw("SELECT count(*) AS n FROM legal_aid_consultation WHERE author = {} AND day = {}",
+        logged = await read("SELECT count(*) AS n FROM legal_aid_consultation WHERE author = {} AND day = {}",
                            user.user_id, cs.today())
         widgets.append(Widget("值班律师工作台", "legal_aid/my_widget.html", {
             "bookings": len(bookings), "waiting": sum(1 for b in bookings if not b["entry"]),
@@ -1007,7 +1007,7 @@ async def log_widgets(user) -> list:
         }, order=12))
     if user.can("legal_aid.applications"):
         low, high = prefix_range(user.center_path)
-        rows = await raw(
+        rows = await read(
             "SELECT h.consultation, h.kind FROM legal_aid_handover h JOIN center c ON c.id = h.center "
             "WHERE h.status = 'open' AND c.path >= {} AND c.path < {}", low, high)
         states = await handovers_of(sorted({r["consultation"] for r in rows}))

@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 
 from portal.clock import TZ_CN
-from portal.db import raw
+from portal.db import raw, read
 
 __all__ = ["month_bounds", "month_numbers", "parse_month", "rate_text"]
 
@@ -116,7 +116,7 @@ async def applications_due(centers: list[dict], limit: int = 5) -> dict:
     if not ids:
         return {"items": [], "overdue": 0, "open": 0}
     marks = ", ".join("{}" for _ in ids)
-    rows = await raw(
+    rows = await read(
         "SELECT id, code, status, day_kind, decision_due_at, assign_due_at FROM legal_aid_application "
         f"WHERE center IN ({marks}) AND status IN ('received', 'complete', 'granted') ORDER BY id LIMIT 1000", *ids,
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from portal import clock
 from portal.audit.chain import AuditTrail
 from portal.bookings import availability as av
-from portal.db import current_engine, raw, write_transaction
+from portal.db import current_engine, raw, read, write_transaction
 from portal.i18n import _
 from portal.matters.calendar import WorkingCalendar
 from portal.notify.senders import mask_phone
@@ -300,7 +300,7 @@ async def duty_between(center_ids: list[int], first: dt.date, last: dt.date) -> 
     if not center_ids:
         return {}
     marks = ", ".join("{}" for _ in center_ids)
-    rows = await raw(
+    rows = await read(
         "SELECT d.id, d.center, d.day, d.start_minute, d.end_minute, d.lawyer, s.display_name, l.firm "
         "FROM legal_aid_duty d JOIN legal_aid_lawyer l ON l.id = d.lawyer JOIN staff_user s ON s.id = l.staff "
         f"WHERE d.center IN ({marks}) AND d.day >= {{}} AND d.day <= {{}} ORDER BY d.day, d.start_minute, s.display_name",

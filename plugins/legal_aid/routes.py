@@ -18,7 +18,7 @@ from litestar.params import FromPath
 
 from portal import clock
 from portal.centers.scope import in_scope, prefix_range
-from portal.db import create_once, new_submission_key, raw, write_transaction
+from portal.db import create_once, new_submission_key, raw, read, write_transaction
 from portal.i18n import _
 from portal.matters.attachments import MAX_FILES, AttachmentError, path_for, store
 from portal.matters.calendar import load_calendar, official_day
@@ -49,7 +49,7 @@ def who(request: Request) -> apps.Who:
 async def module_centers(user) -> list[dict]:
     """Active centers of the member's subtree where the module is enabled, in tree order."""
     low, high = prefix_range(user.center_path)
-    return await raw(
+    return await read(
         "SELECT c.id, c.code, c.name, c.level, c.path, c.phone, c.address, c.hours FROM center c "
         "JOIN center_module m ON m.center = c.id AND m.module = {} AND m.allowed AND m.enabled "
         "WHERE c.path >= {} AND c.path < {} AND c.active ORDER BY c.path",

@@ -3,15 +3,18 @@
 Chosen by the module's own settings (environment, read when used, so core's Settings stay
 module-free):
 
-* ``PORTAL_VIDEO_PROVIDER`` — ``builtin`` (default) or ``jitsi``;
+* ``PORTAL_VIDEO_PROVIDER`` — ``builtin`` (default), ``jitsi``, or ``package.module:factory`` for a
+  deployment's own provider (a BigBlueButton server, say): ``factory(environ)`` returns an object
+  with ``kind`` and ``room_for(session, participant, *, center_code="") -> RoomInfo``;
 * ``PORTAL_VIDEO_ICE_SERVERS`` — JSON list of RTCIceServer dicts for the built-in room (STUN/TURN
   behind NAT); default ``[]``: host candidates only, enough on one network or 127.0.0.1;
 * ``PORTAL_VIDEO_JITSI_URL`` (e.g. ``https://meet.example.gov.cn``), ``PORTAL_VIDEO_JITSI_APP_ID``
   (the JWT's ``iss``, default ``whistle``), ``PORTAL_VIDEO_JITSI_SECRET`` (HS256 key shared with
   the Jitsi server's token authentication), ``PORTAL_VIDEO_JITSI_TTL_MINUTES`` (default 240).
 
-The interface is ``room_for(session, participant) → RoomInfo``; core has no hook for it (a
-provider is this module's business), so another provider is one more class here.
+The interface is ``room_for(session, participant) → RoomInfo``. Core has no pluggy hook for it (a
+provider is this module's business); the dotted-path setting is the hook a deployment uses without
+changing this package.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import os
 from dataclasses import dataclass
 
 from portal import clock
 
-__all__ = ["BuiltinProvider", "JitsiProvider", "RoomInfo", "ice_servers", "provider", "room_for"]
+__all__ = ["BuiltinProvider", "JitsiProvider", "ProviderError", "RoomInfo", "ice_servers", "provider", "room_for"]
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,29 @@ class JitsiProvider:
         return RoomInfo("external", f"{self.base_url}/{room}?jwt={token}", token)
 
 
+class ProviderError(ValueError):
+    """``PORTAL_VIDEO_PROVIDER`` names something that is not a usable provider."""
+
+
+def _custom(spec: str, env) -> object:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ProviderError(f"PORTAL_VIDEO_PROVIDER={spec}: cannot import it ({exc})") from None
+    # A class or a factory function is called with the environment; an object is used as it is.
+    made = factory(env) if isinstance(factory, type) or not hasattr(factory, "room_for") and callable(factory) else factory
+    if not callable(getattr(made, "room_for", None)):
+        raise ProviderError(f"PORTAL_VIDEO_PROVIDER={spec}: the object has no room_for(session, participant)")
+    return made
+
+
 def provider(environ=None):
     env = environ or os.environ
-    if env.get("PORTAL_VIDEO_PROVIDER", "builtin").strip().lower() == "jitsi":
+    spec = env.get("PORTAL_VIDEO_PROVIDER", "builtin").strip()
+    if ":" in spec:
+        return _custom(spec, env)
+    if spec.lower() == "jitsi":
         try:
             ttl = int(env.get("PORTAL_VIDEO_JITSI_TTL_MINUTES", "240"))
         except ValueError:

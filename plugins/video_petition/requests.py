@@ -25,7 +25,7 @@ from portal.citizens.guards import citizen_guard, citizen_of
 from portal.db import create_once, new_submission_key, raw
 from portal.matters.codes import format_code, parse_code
 from portal.notify.outbox import deliver_soon
-from portal.web.forms import read_form
+from portal.web.forms import parse_local_datetime, read_form
 from portal.web.render import redirect, render
 from portal.web.request import citizen_trail, client_ip, principal, trail
 
@@ -33,22 +33,10 @@ from plugins.video_petition import sessions as svc
 from plugins.video_petition.rooms import load_session
 from plugins.video_petition.routes import citizen_center
 
-__all__ = ["ROUTES", "matter_sessions", "parse_local_datetime"]
+__all__ = ["ROUTES", "matter_sessions"]
 
 SESSION = "/m/video_petition/sessions/{}"
 LOOKUP_LIMIT = (20, dt.timedelta(minutes=15))
-
-
-def parse_local_datetime(value: str) -> dt.datetime | None:
-    """'2026-11-27 14:30' (or with a 'T') in China time → aware UTC; None when not a time."""
-    value = (value or "").strip().replace("T", " ")
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
-        try:
-            naive = dt.datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return naive.replace(tzinfo=clock.TZ_CN).astimezone(dt.timezone.utc)
-    return None
 
 
 def local_text(value) -> str:

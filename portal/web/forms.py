@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 
 from litestar import Request
 
-__all__ = ["Form", "normalize_phone", "read_form"]
+from portal import clock
+
+__all__ = ["Form", "normalize_phone", "parse_local_datetime", "read_form"]
 
 
 class Form:
@@ -55,4 +58,18 @@ def normalize_phone(value: str, allow_landline: bool = False) -> str | None:
         landline = re.sub(r"[\s()（）]", "", value)
         if _LANDLINE.match(landline):
             return landline
+    return None
+
+
+def parse_local_datetime(value: str) -> dt.datetime | None:
+    """'2026-11-27 14:30' (or with a 'T', '/', seconds or full-width digits), China time → aware UTC;
+    None when it is not a time. Forms take a plain text field rather than datetime-local: what was
+    typed must come back as typed, and an invalid value in a datetime-local input is invalid HTML."""
+    value = unicodedata.normalize("NFKC", value or "").strip().replace("T", " ").replace("/", "-")
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            naive = dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=clock.TZ_CN).astimezone(dt.timezone.utc)
     return None

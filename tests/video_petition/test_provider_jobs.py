@@ -132,3 +132,39 @@ async def test_a_chunk_over_the_size_limit_is_refused(app, client_factory):
     empty = await leader.post(f"/m/video_petition/recordings/{rec}/chunks/0", content=b"", headers=headers)
     assert empty.status_code == 400
     assert (await leader.get(f"/m/video_petition/recordings/{rec}/chunks")).json() == {"received": []}
+
+
+class _BigBlueButton:
+    """A deployment's own provider, named by PORTAL_VIDEO_PROVIDER=module:factory."""
+
+    kind = "external"
+
+    def __init__(self, environ):
+        self.base = environ.get("BBB_URL", "https://bbb.example.gov.cn")
+
+    def room_for(self, session, participant, *, center_code=""):
+        from plugins.video_petition.provider import RoomInfo
+
+        role = "moderator" if participant.get("kind") == "host" else "attendee"
+        return RoomInfo("external", f"{self.base}/join?meeting=whistle-{session['id']}&role={role}")
+
+
+def test_a_deployment_names_its_own_provider_by_dotted_path():
+    from plugins.video_petition.provider import ProviderError, provider, room_for
+
+    env = {"PORTAL_VIDEO_PROVIDER": f"{__name__}:_BigBlueButton", "BBB_URL": "https://bbb.test"}
+    assert provider(env).kind == "external"
+    host = room_for({"id": 7}, {"id": 1, "kind": "host"}, environ=env)
+    citizen = room_for({"id": 7}, {"id": 2, "kind": "citizen"}, environ=env)
+    assert host.url == "https://bbb.test/join?meeting=whistle-7&role=moderator"
+    assert citizen.url.endswith("role=attendee")
+    for bad in ("no.such.module:Provider", f"{__name__}:missing", f"{__name__}:ROOM_LESS"):
+        try:
+            provider({"PORTAL_VIDEO_PROVIDER": bad})
+        except ProviderError as exc:
+            assert "PORTAL_VIDEO_PROVIDER" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+
+
+ROOM_LESS = object()
