@@ -10,6 +10,7 @@ The manager is built per app (never module-global) so tests can build apps with 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 from collections.abc import Iterable
@@ -178,12 +179,22 @@ class PluginRegistry:
         return caller
 
     async def collect(self, hook_name: str, enabled: frozenset[str], **kwargs: Any) -> list[Any]:
-        """Call a per-request hook on core and the enabled modules; flatten the resolved lists."""
+        """Call a per-request hook on core and the enabled modules; flatten the resolved lists.
+
+        The modules' answers are resolved together: a dashboard card that waits on the database
+        (a PostgreSQL round trip, a pooled SQLite read) overlaps the others' instead of queuing
+        behind them. Every answer is awaited before the first error, if any, is raised.
+        """
+        outcomes = await asyncio.gather(
+            *(await_me_maybe(result) for result in self._subset(hook_name, enabled)(**kwargs)),
+            return_exceptions=True,
+        )
         items: list[Any] = []
-        for result in self._subset(hook_name, enabled)(**kwargs):
-            result = await await_me_maybe(result)
-            if result:
-                items.extend(result)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome:
+                items.extend(outcome)
         return items
 
     async def emit(self, hook_name: str, enabled: frozenset[str], **kwargs: Any) -> None:
