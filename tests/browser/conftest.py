@@ -10,11 +10,13 @@ Run: ``PYTHONPATH=. .venv/bin/python -m pytest -q -m browser tests/browser``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,6 +53,20 @@ PHONE = {"width": 390, "height": 844}
 REQUIRE_ALL = os.environ.get("PORTAL_REQUIRE_ALL_LANES") == "1"
 # The running server's environment, for tests that run the CLI against its database (jobs).
 SERVER_ENV: dict[str, str] = {}
+
+
+def server_db() -> sqlite3.Connection:
+    """The running server's SQLite database (tests that stand in for time passing)."""
+    return sqlite3.connect(Path(SERVER_ENV["PORTAL_DATA_DIR"]) / "portal.sqlite3")
+
+
+def move_booking(booking_id: int, start: dt.datetime, minutes: int) -> None:
+    """The appointment's time has come: the booking runs from ``start`` for ``minutes``."""
+    with server_db() as conn:
+        (value,) = conn.execute("SELECT starts_at FROM booking WHERE id = ?", (booking_id,)).fetchone()
+        sep = "T" if "T" in value else " "
+        conn.execute("UPDATE booking SET starts_at = ?, ends_at = ? WHERE id = ?",
+                     (start.isoformat(sep=sep), (start + dt.timedelta(minutes=minutes)).isoformat(sep=sep), booking_id))
 
 
 def _missing(what: str) -> None:

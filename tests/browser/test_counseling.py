@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sqlite3
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.checks import axe_problems, shape_problems, status_problems, vnu_problems
-from tests.browser.conftest import SERVER_ENV, elder_link, open_guarded, sign_in
+from tests.browser.conftest import elder_link, move_booking, open_guarded, server_db, sign_in
 from tests.browser.test_bookings import Recorder, first_slot
 from tests.browser.test_matters import citizen_sign_in, navigate, new_phone
 
@@ -37,22 +35,14 @@ SUPERVISOR_NAME = "督导咨询师（演示）"
 ALERT_WITHIN_MS = 2000
 
 
-def _db() -> sqlite3.Connection:
-    return sqlite3.connect(Path(SERVER_ENV["PORTAL_DATA_DIR"]) / "portal.sqlite3")
-
-
 def move_to_now(booking_id: int) -> None:
     """The appointment's time has come (the server's clock is real): the booking starts now."""
-    with _db() as conn:
-        (value,) = conn.execute("SELECT starts_at FROM booking WHERE id = ?", (booking_id,)).fetchone()
-        start = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
-        sep = "T" if "T" in value else " "
-        conn.execute("UPDATE booking SET starts_at = ?, ends_at = ? WHERE id = ?",
-                     (start.isoformat(sep=sep), (start + dt.timedelta(minutes=50)).isoformat(sep=sep), booking_id))
+    start = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
+    move_booking(booking_id, start, 50)
 
 
 def counselor_of(booking_id: int) -> str:
-    with _db() as conn:
+    with server_db() as conn:
         (username,) = conn.execute(
             "SELECT u.username FROM booking b JOIN booking_resource r ON r.id = b.resource "
             "JOIN staff_user u ON u.id = r.staff WHERE b.id = ?", (booking_id,)).fetchone()

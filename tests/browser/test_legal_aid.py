@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sqlite3
 import time
 import traceback
-from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.checks import axe_problems, shape_problems, status_problems, vnu_problems
-from tests.browser.conftest import SERVER_ENV, open_guarded, sign_in
+from tests.browser.conftest import move_booking, open_guarded, server_db, sign_in
 from tests.browser.test_bookings import Recorder, first_slot
 from tests.browser.test_matters import citizen_sign_in, navigate, new_phone
 
@@ -35,18 +33,9 @@ SNIPPET = "保留考勤表、工资条和聊天记录，先向劳动监察大队
 LIMIT_SECONDS = 60
 
 
-def _db() -> sqlite3.Connection:
-    return sqlite3.connect(Path(SERVER_ENV["PORTAL_DATA_DIR"]) / "portal.sqlite3")
-
-
 def move_to_now(booking_id: int) -> None:
     """The appointment's day has come: the booking starts now (China time, today)."""
-    with _db() as conn:
-        (value,) = conn.execute("SELECT starts_at FROM booking WHERE id = ?", (booking_id,)).fetchone()
-        start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        sep = "T" if "T" in value else " "
-        conn.execute("UPDATE booking SET starts_at = ?, ends_at = ? WHERE id = ?",
-                     (start.isoformat(sep=sep), (start + dt.timedelta(minutes=30)).isoformat(sep=sep), booking_id))
+    move_booking(booking_id, dt.datetime.now(dt.timezone.utc).replace(microsecond=0), 30)
 
 
 def book(citizen, staff, phone: str) -> tuple[int, str]:
@@ -166,7 +155,7 @@ def legal_aid(browser, server):
                 page, booking_id, code, javascript=javascript, rec=rec if javascript else None)
         except Exception:  # reported by the test of that journey
             outcome["errors"][javascript] = traceback.format_exc()
-    with _db() as conn:
+    with server_db() as conn:
         outcome["entries"] = conn.execute(
             "SELECT booking, channel, person_name, minutes, advice FROM legal_aid_consultation ORDER BY id").fetchall()
     outcome["shots"] = rec.shots
