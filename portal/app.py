@@ -22,6 +22,7 @@ from portal.citizens.guards import EXCEPTION_HANDLERS as CITIZEN_EXCEPTION_HANDL
 from portal.crypto import audit_key
 from portal.db import bind_engine, make_engine, start_engine, stop_engine
 from portal.i18n import translations
+from portal.memo import Memo
 from portal.modules import PluginRegistry, await_me_maybe, make_plugin_manager
 from portal.notify.live import LiveHub
 from portal.notify.outbox import stop_delivery
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, pm: pluggy.PluginManager | None
             "delivery_tasks": set(),
             "requests": Requests(),
             "live": LiveHub(),
+            "memo": Memo(engine),
         }
     )
     app = Litestar(

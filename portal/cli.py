@@ -69,6 +69,9 @@ async def migrate(quiet: bool = False) -> None:
         result = await run_forwards("all")
     if not result.success:
         raise click.ClickException(f"migration failed: {result.message}\n{sink.getvalue()}")
+    from portal.db import ensure_change_signals
+
+    await ensure_change_signals()
 
 
 @db.command("migrate")

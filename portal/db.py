@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import re
 import secrets
 import sqlite3
@@ -19,10 +20,12 @@ from typing import Any
 
 import aiosqlite
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 from portal.settings import Settings
+
+logger = logging.getLogger("portal.db")
 
 __all__ = [
     "PooledPostgresEngine",
@@ -245,6 +248,19 @@ class PooledSQLiteEngine(SQLiteEngine):
         except sqlite3.OperationalError:
             return None
 
+    def data_version(self) -> int | None:
+        """Changes whenever any connection (this process's writer, another process) commits.
+
+        Asked of the loop's read-only connection, which never writes itself (SQLite does not count
+        a connection's own commits). None outside the pool: nothing may be reused then.
+        """
+        if self._reader is None:
+            return None
+        try:
+            return self._reader.execute("PRAGMA data_version").fetchone()["data_version"]
+        except sqlite3.Error:
+            return None
+
     def _commit_done(self) -> None:
         self._commits += 1
         if self._commits >= CHECKPOINT_EVERY and (self._checkpoint is None or self._checkpoint.done()):
@@ -380,17 +396,149 @@ async def _keep_session(_connection) -> None:
     return None
 
 
+# PostgreSQL's counterpart of SQLite's ``PRAGMA data_version`` (see ``portal.memo``): every table
+# carries a statement-level trigger that notifies this channel; PostgreSQL delivers the
+# notification only when the transaction commits (and once per transaction).
+CHANGE_CHANNEL = "portal_data_changed"
+
+_CHANGE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION portal_data_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{CHANGE_CHANNEL}', '');
+    RETURN NULL;
+END $$
+"""
+
+_TABLES_WITHOUT_SIGNAL = """
+SELECT c.relname FROM pg_class c
+WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace
+  AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'portal_data_changed')
+ORDER BY c.relname
+"""
+
+
+async def ensure_change_signals() -> None:
+    """Give every table (core's, every plugin's) the trigger behind PostgreSQL's data version.
+
+    Run by ``portal db migrate`` after the migrations, so a plugin's tables need nothing of their
+    own. A server that finds a table without it reuses nothing (``PooledPostgresEngine._listen``).
+    """
+    engine = current_engine()
+    if not isinstance(engine, PostgresEngine):
+        return
+    from piccolo.querystring import QueryString
+
+    await engine.run_ddl(_CHANGE_FUNCTION)
+    for row in await engine.run_querystring(QueryString(_TABLES_WITHOUT_SIGNAL)):
+        name = row["relname"].replace('"', '""')
+        await engine.run_ddl(
+            f'CREATE TRIGGER portal_data_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{name}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION portal_data_changed()"
+        )
+
+
+class _SignallingTransaction(PostgresTransaction):
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        try:
+            return await super().__aexit__(exception_type, exception, traceback)
+        finally:
+            if self._parent is None:
+                self.engine._changed()
+
+
 class PooledPostgresEngine(PostgresEngine):
-    """Piccolo's PostgreSQL engine with a pool that does not reset connections with a query.
+    """Piccolo's PostgreSQL engine with a pool that does not reset connections with a query, and
+    a data version for ``portal.memo``.
 
     asyncpg's default reset sends UNLISTEN/RESET ALL/advisory-unlock every time a connection goes
     back to the pool: a second round trip for every one-statement query. The portal never sets
     session state on pooled connections, and asyncpg still rolls back an open transaction before
     calling the custom reset, so skipping the query is safe.
+
+    The data version counts the change notifications (other processes' commits, and this one's)
+    plus this process's own transactions and writes as they finish: a notification arrives a
+    moment after the commit, and a request that follows its own write must not read around it.
     """
+
+    _changes = 0
+    _listener = None
+    _relisten: asyncio.Task | None = None
 
     async def start_connection_pool(self, **kwargs) -> None:
         await super().start_connection_pool(reset=_keep_session, **kwargs)
+        await self._listen()
+
+    async def close_connection_pool(self) -> None:
+        relisten, self._relisten = self._relisten, None
+        if relisten is not None:
+            relisten.cancel()
+            with contextlib.suppress(BaseException):
+                await relisten
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.close()
+        await super().close_connection_pool()
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        try:
+            connection = await asyncpg.connect(**self.config)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("no change notifications (%s): database answers are not reused", exc)
+            return
+        try:
+            missing = await connection.fetch(_TABLES_WITHOUT_SIGNAL)
+            if missing:
+                logger.warning(
+                    "tables without the change trigger (%s): run `portal db migrate`; database answers are not reused",
+                    ", ".join(row["relname"] for row in missing[:5]),
+                )
+                await connection.close()
+                return
+            await connection.add_listener(CHANGE_CHANNEL, self._notified)
+        except BaseException:
+            connection.terminate()
+            raise
+        connection.add_termination_listener(self._lost)
+        self._changes += 1  # anything kept from before (while not listening) is stale
+        self._listener = connection
+
+    def _notified(self, *_args) -> None:
+        self._changes += 1
+
+    def _changed(self) -> None:
+        self._changes += 1
+
+    def _lost(self, _connection) -> None:
+        self._listener = None
+        if self.pool is not None and self._relisten is None:
+            self._relisten = asyncio.get_running_loop().create_task(self._listen_again(), name="listen-again")
+
+    async def _listen_again(self) -> None:
+        try:
+            while self.pool is not None and self._listener is None:
+                await asyncio.sleep(2)
+                await self._listen()
+        finally:
+            self._relisten = None
+
+    def data_version(self) -> int | None:
+        listener = self._listener
+        if listener is None or listener.is_closed():
+            return None
+        return self._changes
+
+    async def _run_in_pool(self, query, args=None):
+        try:
+            return await super()._run_in_pool(query, args)
+        finally:
+            if not query.lstrip()[:6].upper().startswith("SELECT"):
+                self._changes += 1
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return _SignallingTransaction(engine=self, allow_nested=allow_nested)
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -130,8 +130,10 @@ def startup(app):
 def nav_items(request, center, user):
     """Return ``NavItem`` objects for the service navigation of ``center``.
 
-    Called on every full-page render, only for plugins enabled at ``center``. Core drops items
-    whose ``permission`` the user lacks and sorts by ``order``. May be async.
+    Called for full-page renders, only for plugins enabled at ``center``. Core drops items
+    whose ``permission`` the user lacks and sorts by ``order``. May be async. The answer is reused
+    for the same user (center, department, roles, modules) until anyone commits to the database
+    (``portal.memo``): derive it from ``user`` and the data, not from the request's URL or headers.
     """
 
 
@@ -140,7 +142,9 @@ def dashboard_widgets(request, center, user):
     """Return ``Widget`` objects for the signed-in dashboard of ``center``.
 
     Called when the dashboard renders, only for plugins enabled at ``center``; core filters by
-    ``permission`` and sorts by ``order``. May be async.
+    ``permission`` and sorts by ``order``. May be async. Like ``nav_items`` the answer is reused for
+    the same user until anyone commits, and for at most 10 seconds of clock time (figures such as
+    "overdue" change with time alone).
     """
 
 

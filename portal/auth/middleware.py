@@ -40,7 +40,7 @@ class SessionMiddleware(ASGIMiddleware):
         cookies = _cookies(scope)
         token = cookies.get(settings.session_cookie)
         if token:
-            result = await sessions.load(token, settings, state.registry.permissions_for)
+            result = await sessions.load(token, settings, state.registry.permissions_for, state.memo)
             scope["user"] = result.principal
             if result.expired:
                 scope["auth"] = "expired"

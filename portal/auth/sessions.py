@@ -16,6 +16,7 @@ from portal import clock
 from portal.auth.principal import Principal
 from portal.crypto import token_hash
 from portal.db import current_engine, read
+from portal.memo import Memo
 from portal.settings import Settings
 from portal.tables import AuthSession
 
@@ -87,12 +88,22 @@ async def create(user_id: int, stage: str, settings: Settings, ip: str = "", use
     return token
 
 
-async def load(token: str, settings: Settings, permissions_for) -> LoadResult:
-    """Resolve a cookie token to a Principal; expire idle, over-age and disabled-user sessions."""
-    rows = await read(_load_sql(current_engine().engine_type), token_hash(token))
-    if not rows:
+async def load(token: str, settings: Settings, permissions_for, memo: Memo | None = None) -> LoadResult:
+    """Resolve a cookie token to a Principal; expire idle, over-age and disabled-user sessions.
+
+    With ``memo`` the row is reused while nobody has committed anything (see ``portal.memo``):
+    a revoked session, a disabled account or a changed role is a commit, so it is seen at once.
+    The time limits are checked here on every request either way.
+    """
+    hashed = token_hash(token)
+
+    async def fetch() -> dict | None:
+        rows = await read(_load_sql(current_engine().engine_type), hashed)
+        return rows[0] if rows else None
+
+    row = await (memo.remember(("session", hashed), fetch) if memo is not None else fetch())
+    if row is None:
         return LoadResult(None)
-    row = rows[0]
     now = clock.now()
     last_seen = _as_dt(row["last_seen_at"])
     expires = _as_dt(row["expires_at"])

@@ -109,15 +109,30 @@ def user_center(request: Request) -> CenterRef | None:
     return CenterRef(user.center_id, user.center_code, user.center_name, user.center_level, user.center_path)
 
 
+def memo_key(name: str, user) -> tuple:
+    """Key for an answer that depends on who is signed in and the data: nav, workbench cards.
+
+    The whole Principal, not only the user's id: it was read when the request began, and a
+    request that writes and then renders must not keep, under the new data version, a nav built
+    from the older Principal (the unread-message count of the page that marked them read).
+    """
+    return (name, user)
+
+
 async def staff_nav(request: Request) -> list:
     user = principal(request)
     registry = request.app.state.registry
-    items = await registry.collect(
-        "nav_items", user.modules, request=request, center=user_center(request), user=user
-    )
-    items = [item for item in items if user.can(item.permission)]
-    items.sort(key=lambda item: (item.order, item.label))
-    return items
+
+    async def collect() -> list:
+        items = await registry.collect(
+            "nav_items", user.modules, request=request, center=user_center(request), user=user
+        )
+        items = [item for item in items if user.can(item.permission)]
+        items.sort(key=lambda item: (item.order, item.label))
+        return items
+
+    # Modules may query for their items (a supervisor's review list): reused while nothing changed.
+    return await request.app.state.memo.remember(memo_key("nav", user), collect)
 
 
 def redirect(request: Request, url: str, message: str | None = None, category: str = "success") -> Response:
