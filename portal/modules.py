@@ -197,6 +197,11 @@ class PluginRegistry:
                 items.extend(outcome)
         return items
 
+    def implemented(self, hook_name: str) -> bool:
+        """Whether any installed plugin (or core) implements ``hook_name``: callers skip the work of
+        preparing an event nobody listens to (the enabled-modules query of every matter change)."""
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
     async def emit(self, hook_name: str, enabled: frozenset[str], **kwargs: Any) -> None:
         """Deliver an event to core and the enabled modules (inside the caller's transaction)."""
         for result in self._subset(hook_name, enabled)(**kwargs):

@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from portal import clock
 from portal.auth.guards import staff_guard
-from portal.db import create_once, new_submission_key, raw
+from portal.db import create_once, new_submission_key, read
 from portal.i18n import _
 from portal.matters import queue
 from portal.matters.clock import clock_state
@@ -85,7 +85,7 @@ async def matter_create(request: Request) -> Response:
         form, channel=channel if channel in WINDOW_CHANNELS else "", center_ids={c["id"] for c in centers},
         phone_required=channel in ("visit", "phone"),
     )
-    center = (await raw("SELECT * FROM center WHERE id = {}", user.center_id))[0]
+    center = (await read("SELECT * FROM center WHERE id = {}", user.center_id))[0]
 
     async def validate():
         return errors

@@ -193,7 +193,7 @@ async def _event(
 
 
 async def _emit(ctx: Ctx, event: str, matter: dict, center: dict) -> None:
-    if ctx.registry is None:
+    if ctx.registry is None or not ctx.registry.implemented("matter_event"):
         return
     await ctx.registry.emit(
         "matter_event", await enabled_modules(center["id"]),
