@@ -476,6 +476,7 @@ class PooledPostgresEngine(PostgresEngine):
                 await relisten
         listener, self._listener = self._listener, None
         if listener is not None:
+            listener.remove_termination_listener(self._lost)  # closing it is not losing it
             with contextlib.suppress(Exception):
                 await listener.close()
         await super().close_connection_pool()
@@ -497,7 +498,7 @@ class PooledPostgresEngine(PostgresEngine):
                 )
                 await connection.close()
                 return
-            await connection.add_listener(CHANGE_CHANNEL, self._notified)
+            await connection.add_listener(CHANGE_CHANNEL, self._changed)
         except BaseException:
             connection.terminate()
             raise
@@ -505,10 +506,7 @@ class PooledPostgresEngine(PostgresEngine):
         self._changes += 1  # anything kept from before (while not listening) is stale
         self._listener = connection
 
-    def _notified(self, *_args) -> None:
-        self._changes += 1
-
-    def _changed(self) -> None:
+    def _changed(self, *_notification) -> None:
         self._changes += 1
 
     def _lost(self, _connection) -> None:
@@ -520,7 +518,10 @@ class PooledPostgresEngine(PostgresEngine):
         try:
             while self.pool is not None and self._listener is None:
                 await asyncio.sleep(2)
-                await self._listen()
+                try:
+                    await self._listen()
+                except Exception as exc:  # noqa: BLE001 - keep trying while the app runs
+                    logger.warning("change notifications not restored yet: %s", exc)
         finally:
             self._relisten = None
 

@@ -12,8 +12,12 @@ Time is not data: anything that depends on the clock (a session's idle limit) is
 the caller on every use, and answers that depend on "now" (overdue counts) carry a time bucket in
 their key.
 
-Where no such signal exists (PostgreSQL, or inside a transaction, whose own uncommitted writes the
-version cannot see) ``version()`` is None and nothing is kept.
+PostgreSQL has no such pragma: there every table's change trigger notifies a channel the engine
+listens on, and the engine counts its own writes as they finish (``PooledPostgresEngine``); another
+process's commit is seen when its notification arrives, milliseconds later at most.
+
+Where no signal can be trusted (no listener, a table without the trigger, or inside a transaction,
+whose own uncommitted writes the version cannot see) ``version()`` is None and nothing is kept.
 """
 
 from __future__ import annotations
