@@ -19,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("PICCOLO_CONF", "portal.piccolo_conf")
 os.environ["PORTAL_LOAD_ENTRYPOINTS"] = "0"  # never load the developer's installed add-ons
 os.environ["PORTAL_JOBS"] = "off"  # the in-app scheduler runs only in the tests that ask for it
+os.environ.setdefault("PORTAL_PASSWORD_HASH_PROFILE", "test")  # argon2id at minimum cost (portal/auth/passwords.py)
 os.environ.setdefault("PORTAL_DATA_DIR", "/tmp/whistle-tests-unused")
 
 import asyncpg  # noqa: E402
