@@ -190,17 +190,16 @@ def base_env(db: Database) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 1):
+    def __init__(self, env: dict[str, str], log_path: Path):
         self.env = env
         self.log_path = log_path
-        self.workers = workers
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> None:
         cmd = [
             str(VENV_BIN / "granian"), "--interface", "asgi", "--host", HOST, "--port", str(self.port),
-            "--workers", str(self.workers), "--log-level", "warning", "portal.asgi:app",
+            "--workers", "1", "--log-level", "warning", "portal.asgi:app",
         ]
         self.log_file = self.log_path.open("wb")
         # Own process group: stop() signals granian and its worker together, nothing else.

@@ -68,28 +68,24 @@ async def test_a_session_deleted_by_another_process_is_refused_on_the_next_reque
     assert response.headers["location"].startswith("/login")
 
 
-async def test_an_account_disabled_by_another_process_is_signed_out(app, client, settings):
-    await client.login("dmz_window")
+@pytest.mark.parametrize(
+    ("username", "sql", "answer"),
+    [
+        ("dmz_window", "UPDATE staff_user SET active = false WHERE id = ?", 303),  # disabled: signed out
+        ("gzq_admin", 'DELETE FROM staff_role WHERE "user" = ?', 403),  # no roles left: no workbench
+    ],
+    ids=["account disabled", "roles removed"],
+)
+async def test_an_account_changed_by_another_process_applies_at_once(app, client, settings, username, sql, answer):
+    await client.login(username)
     assert await _dashboard_status(client) == 200
-    user = await StaffUser.select(StaffUser.id).where(StaffUser.username == "dmz_window").first()
-    await _other_process(settings, "UPDATE staff_user SET active = false WHERE id = ?", user["id"])
+    user = await StaffUser.select(StaffUser.id).where(StaffUser.username == username).first()
+    await _other_process(settings, sql, user["id"])
 
-    async def signed_out() -> bool:
-        return await _dashboard_status(client) == 303
+    async def applied() -> bool:
+        return await _dashboard_status(client) == answer
 
-    await _until(signed_out, "account disabled elsewhere")
-
-
-async def test_roles_removed_by_another_process_take_the_workbench_away(app, client, settings):
-    await client.login("gzq_admin")
-    assert await _dashboard_status(client) == 200
-    user = await StaffUser.select(StaffUser.id).where(StaffUser.username == "gzq_admin").first()
-    await _other_process(settings, 'DELETE FROM staff_role WHERE "user" = ?', user["id"])
-
-    async def refused() -> bool:
-        return await _dashboard_status(client) == 403
-
-    await _until(refused, "roles removed elsewhere")
+    await _until(applied, f"{username} changed elsewhere")
 
 
 async def test_the_apps_own_write_is_seen_by_the_very_next_read(app):

@@ -25,6 +25,14 @@ async def _live_call(app, client_factory):
     return session, leader, citizen, host_me, citizen_me
 
 
+async def _recording(leader, citizen, sid) -> int:
+    """Both sides agree to the recording and the host starts it; returns the recording's id."""
+    room = f"/m/video_petition/room/{sid}"
+    await post_json(leader, f"{room}/recording/consent", {"agree": True})
+    await post_json(citizen, f"/m/video_petition/c/GZQ/room/{sid}/recording/consent", {"agree": True})
+    return (await post_json(leader, f"{room}/recording/start")).json()["id"]
+
+
 async def _latest_code() -> str:
     rows = await raw("SELECT body FROM outbox WHERE phone = {} AND kind = 'video_petition_minutes_code' ORDER BY id DESC",
                      CITIZEN_PHONE)
@@ -153,10 +161,7 @@ async def test_recording_needs_everyones_consent_and_survives_an_interrupted_upl
 async def test_playback_only_for_authorised_staff_and_every_playback_audited(app, client_factory):
     session, leader, citizen, host_me, citizen_me = await _live_call(app, client_factory)
     sid = session["id"]
-    room = f"/m/video_petition/room/{sid}"
-    await post_json(leader, f"{room}/recording/consent", {"agree": True})
-    await post_json(citizen, f"/m/video_petition/c/GZQ/room/{sid}/recording/consent", {"agree": True})
-    rec = (await post_json(leader, f"{room}/recording/start")).json()["id"]
+    rec = await _recording(leader, citizen, sid)
     media = f"/m/video_petition/recordings/{rec}/media"
     headers = {"x-csrftoken": await leader.csrf()}
     assert (await leader.get(media)).status_code == 404  # not finished yet
@@ -201,9 +206,7 @@ async def test_signed_minutes_name_the_recording_they_go_with(app, client_factor
     session, leader, citizen, host_me, citizen_me = await _live_call(app, client_factory)
     sid = session["id"]
     room = f"/m/video_petition/room/{sid}"
-    await post_json(leader, f"{room}/recording/consent", {"agree": True})
-    await post_json(citizen, f"/m/video_petition/c/GZQ/room/{sid}/recording/consent", {"agree": True})
-    rec = (await post_json(leader, f"{room}/recording/start")).json()["id"]
+    rec = await _recording(leader, citizen, sid)
     await leader.post(f"/m/video_petition/recordings/{rec}/chunks/0", content=b"webm", headers={"x-csrftoken": await leader.csrf()})
     sha = (await post_json(leader, f"/m/video_petition/recordings/{rec}/finish", {"chunks": 1})).json()["sha256"]
     await leader.submit(f"/m/video_petition/sessions/{sid}/minutes", {"body": "接访记录：已答复，信访人表示理解。", "version": "0"})
