@@ -248,18 +248,23 @@ class PooledSQLiteEngine(SQLiteEngine):
         except sqlite3.OperationalError:
             return None
 
-    def data_version(self) -> int | None:
-        """Changes whenever any connection (this process's writer, another process) commits.
+    def data_version(self, scope: str = "any") -> int | None:
+        """A number that changes whenever any connection (this process's writer, another process)
+        commits a change to ``scope``'s data (see ``portal.memo``).
 
         Asked of the loop's read-only connection, which never writes itself (SQLite does not count
-        a connection's own commits). None outside the pool: nothing may be reused then.
+        a connection's own commits in ``data_version``). None outside the pool, or when the
+        scope's counter is missing (a database not migrated since): nothing may be reused then.
         """
         if self._reader is None:
             return None
         try:
-            return self._reader.execute("PRAGMA data_version").fetchone()["data_version"]
+            if scope == "any":
+                return self._reader.execute("PRAGMA data_version").fetchone()["data_version"]
+            row = self._reader.execute("SELECT n FROM portal_change WHERE scope = ?", (scope,)).fetchone()
         except sqlite3.Error:
             return None
+        return None if row is None else row["n"]
 
     def _commit_done(self) -> None:
         self._commits += 1
@@ -417,13 +422,47 @@ ORDER BY c.relname
 """
 
 
-async def ensure_change_signals() -> None:
-    """Give every table (core's, every plugin's) the trigger behind PostgreSQL's data version.
+# The tables a signed-in request's Principal and its centers are read from (``portal.auth.sessions``,
+# ``portal.centers.scope``): the memo's "access" scope. On SQLite their triggers count row changes in
+# ``portal_change``; a condition (INSERT, UPDATE, DELETE) limits a table to the rows that matter:
+# of the outbox, only messages to staff (the unread count), not the stream of SMS to citizens.
+ACCESS_TABLES: dict[str, tuple[str, str, str]] = {
+    "auth_session": ("", "", ""),
+    "staff_user": ("", "", ""),
+    "staff_role": ("", "", ""),
+    "center": ("", "", ""),
+    "center_module": ("", "", ""),
+    "outbox": ("NEW.staff IS NOT NULL", "NEW.staff IS NOT NULL OR OLD.staff IS NOT NULL", "OLD.staff IS NOT NULL"),
+}
 
-    Run by ``portal db migrate`` after the migrations, so a plugin's tables need nothing of their
-    own. A server that finds a table without it reuses nothing (``PooledPostgresEngine._listen``).
+
+async def _ensure_sqlite_change_counts(engine: SQLiteEngine) -> None:
+    await engine.run_ddl("CREATE TABLE IF NOT EXISTS portal_change (scope TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    await engine.run_ddl("INSERT OR IGNORE INTO portal_change (scope, n) VALUES ('access', 0)")
+    for table, conditions in ACCESS_TABLES.items():
+        for event, condition in zip(("INSERT", "UPDATE", "DELETE"), conditions):
+            name = f"portal_change_{table}_{event.lower()}"
+            when = f" WHEN {condition}" if condition else ""
+            # Dropped and made again: a changed definition here reaches existing databases.
+            await engine.run_ddl(f"DROP TRIGGER IF EXISTS {name}")
+            await engine.run_ddl(
+                f'CREATE TRIGGER {name} AFTER {event} ON "{table}"{when} '
+                "BEGIN UPDATE portal_change SET n = n + 1 WHERE scope = 'access'; END"
+            )
+
+
+async def ensure_change_signals() -> None:
+    """Install what the memo's data versions are read from (see ``portal.memo``).
+
+    PostgreSQL: every table (core's, every plugin's) gets the trigger that notifies the change
+    channel; a server that finds a table without it reuses nothing (``PooledPostgresEngine._listen``).
+    SQLite: the "access" tables get the triggers that count their changes. Run by
+    ``portal db migrate`` after the migrations, so a plugin's tables need nothing of their own.
     """
     engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        await _ensure_sqlite_change_counts(engine)
+        return
     if not isinstance(engine, PostgresEngine):
         return
     from piccolo.querystring import QueryString
@@ -525,7 +564,9 @@ class PooledPostgresEngine(PostgresEngine):
         finally:
             self._relisten = None
 
-    def data_version(self) -> int | None:
+    def data_version(self, scope: str = "any") -> int | None:
+        # Every scope shares the one count: this process's own transactions do not say which
+        # tables they touched, and a narrower signal would not pay for its round trip here.
         listener = self._listener
         if listener is None or listener.is_closed():
             return None
@@ -690,25 +731,28 @@ async def read(sql: str, *args: Any) -> list[dict]:
     return await raw(sql, *args)
 
 
-_INSERTS: dict[tuple[str, tuple[str, ...], str], str] = {}
+_INSERTS: dict[tuple[str, tuple[str, ...], str, str], str] = {}
 
 
-async def insert(table: str, row: dict[str, Any], returning: str = "id") -> Any:
+async def insert(table: str, row: dict[str, Any], returning: str = "id", on_conflict: str = "") -> Any:
     """Insert one row given as {column: value} and return its ``returning`` column.
 
     For the statements every registration runs: the SQL is built once per table and column set
     and goes through ``raw``, where Piccolo's ``insert`` assembles it anew from the table's
     columns on every call (the largest Python cost of a registration in a profile).
+    With ``on_conflict`` (a unique column) a row whose value is taken is not inserted and the
+    answer is None, without the error that would end a PostgreSQL transaction.
     """
     columns = tuple(row)
-    key = (table, columns, returning)
+    key = (table, columns, returning, on_conflict)
     sql = _INSERTS.get(key)
     if sql is None:
         names = ", ".join(f'"{column}"' for column in columns)
         values = ", ".join("{}" for _ in columns)
-        sql = _INSERTS[key] = f'INSERT INTO "{table}" ({names}) VALUES ({values}) RETURNING "{returning}"'
+        conflict = f' ON CONFLICT ("{on_conflict}") DO NOTHING' if on_conflict else ""
+        sql = _INSERTS[key] = f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict} RETURNING "{returning}"'
     rows = await raw(sql, *row.values())
-    return rows[0][returning]
+    return rows[0][returning] if rows else None
 
 
 # ------------------------------------------------------------------ one-time submission keys

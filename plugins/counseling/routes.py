@@ -526,7 +526,7 @@ async def numbers_page(request: Request) -> Response:
         errors["month"] = _("Enter a month like 2026-11.")
         bounds = nb.month_bounds(None)
     first, after = bounds
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     states = await module_rows([c["id"] for c in centers])
     centers = [c for c in centers if (s := states.get((c["id"], "counseling"))) and s["allowed"] and s["enabled"]]
     counts = await nb.monthly_counts([c["id"] for c in centers], first, after)

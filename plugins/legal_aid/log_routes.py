@@ -830,7 +830,7 @@ async def audit_list(request: Request) -> Response:
     user = principal(request)
     params = request.query_params
     search, errors, sql = read_search(params)
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     low, high = prefix_range(user.center_path)
     where = ["c.path >= {} AND c.path < {}", *sql["where"]]
     args: list = [low, high, *sql["args"]]
@@ -957,7 +957,7 @@ async def handover_matter(request: Request, handover_id: FromPath[int]) -> Respo
         return redirect(request, f"/matters/{state['matter_id']}", _("This consultation is already registered as a matter."), "info")
     entry = (await raw("SELECT e.*, s.display_name AS author_name FROM legal_aid_consultation e "
                        "JOIN staff_user s ON s.id = e.author WHERE e.id = {}", handover["consultation"]))[0]
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     return await render(request, "matters/new.html", {
         "title": _("Register a matter"), "values": matter_values(entry), "errors": {},
         "submission_key": handover["submission_key"], "channels": [(c, CHANNELS[c]) for c in WINDOW_CHANNELS],

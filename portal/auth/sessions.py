@@ -91,9 +91,9 @@ async def create(user_id: int, stage: str, settings: Settings, ip: str = "", use
 async def load(token: str, settings: Settings, permissions_for, memo: Memo | None = None) -> LoadResult:
     """Resolve a cookie token to a Principal; expire idle, over-age and disabled-user sessions.
 
-    With ``memo`` the row is reused while nobody has committed anything (see ``portal.memo``):
-    a revoked session, a disabled account or a changed role is a commit, so it is seen at once.
-    The time limits are checked here on every request either way.
+    With ``memo`` the row is reused while none of its tables changed (the memo's "access" scope,
+    see ``portal.memo``): a revoked session, a disabled account or a changed role is a change to
+    them, so it is seen at once. The time limits are checked here on every request either way.
     """
     hashed = token_hash(token)
 
@@ -101,7 +101,7 @@ async def load(token: str, settings: Settings, permissions_for, memo: Memo | Non
         rows = await read(_load_sql(current_engine().engine_type), hashed)
         return rows[0] if rows else None
 
-    row = await (memo.remember(("session", hashed), fetch) if memo is not None else fetch())
+    row = await (memo.remember(("session", hashed), fetch, scope="access") if memo is not None else fetch())
     if row is None:
         return LoadResult(None)
     now = clock.now()

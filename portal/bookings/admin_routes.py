@@ -55,7 +55,7 @@ async def _resource(request: Request, resource_id: int, *, manage: bool = True) 
 
 async def _list_context(request: Request, values: dict, errors: dict) -> dict:
     user = principal(request)
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     ids = [c["id"] for c in centers]
     marks = ", ".join("{}" for _ in ids)
     resources = await raw(

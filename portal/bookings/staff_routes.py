@@ -73,7 +73,7 @@ async def schedule(request: Request) -> Response:
     view = "week" if request.query_params.get("view") == "week" else "day"
     first = day - dt.timedelta(days=day.weekday()) if view == "week" else day
     days = 7 if view == "week" else 1
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     center_param = request.query_params.get("center", "")
     center_ids = [c["id"] for c in centers]
     center_id = int(center_param) if center_param.isdigit() and int(center_param) in center_ids else None

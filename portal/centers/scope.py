@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 
 from portal.auth.principal import Principal
 from portal.db import read
+from portal.memo import Memo
 from portal.tables import Center, Department, StaffUser
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "LEVELS",
     "CHILD_LEVEL",
     "center_in_scope",
+    "center_row",
     "centers_below",
     "department_in_scope",
     "in_scope",
@@ -35,13 +37,29 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-async def centers_below(center_path: str) -> list[dict]:
-    """Active centers of a subtree in tree order. Runs for every queue and numbers page, so it is
-    one indexed range read (``read``), not a LIKE through the ORM."""
+async def centers_below(center_path: str, memo: Memo | None = None) -> list[dict]:
+    """Active centers of a subtree in tree order. Runs for every queue page and registration, so
+    it is one indexed range read (``read``), not a LIKE through the ORM, and with the app's
+    ``memo`` it is read again only after the centers changed (the "access" scope)."""
     low, high = prefix_range(center_path)
-    return await read(
-        "SELECT id, name, level, path FROM center WHERE path >= {} AND path < {} AND active ORDER BY path", low, high
-    )
+
+    async def fetch() -> list[dict]:
+        return await read(
+            "SELECT id, name, level, path FROM center WHERE path >= {} AND path < {} AND active ORDER BY path",
+            low, high,
+        )
+
+    return await (memo.remember(("centers_below", center_path), fetch, scope="access") if memo else fetch())
+
+
+async def center_row(center_id: int, memo: Memo | None = None) -> dict | None:
+    """One center's row (every column), kept like ``centers_below``."""
+
+    async def fetch() -> dict | None:
+        rows = await read("SELECT * FROM center WHERE id = {}", center_id)
+        return rows[0] if rows else None
+
+    return await (memo.remember(("center", center_id), fetch, scope="access") if memo else fetch())
 
 
 def in_scope(user: Principal, center_path: str) -> bool:

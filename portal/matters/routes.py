@@ -10,12 +10,12 @@ from litestar.params import FromPath
 
 from portal import clock
 from portal.auth.guards import staff_guard
-from portal.db import create_once, new_submission_key, read
+from portal.db import create_once, new_submission_key
 from portal.i18n import _
 from portal.matters import queue
 from portal.matters.clock import clock_state
 from portal.matters.forms import MAX_REPRESENTATIVES, action_values, matter_from_form
-from portal.centers.scope import centers_below
+from portal.centers.scope import center_row, centers_below
 from portal.matters.scope import can_change, is_department_officer, matter_in_scope
 from portal.matters.service import ACTIONS, Ctx, MatterError, act, register
 from portal.matters.tables import FollowUp, Matter, MatterEvent, Notice, Supervision
@@ -47,7 +47,7 @@ def staff_ctx(request: Request) -> Ctx:
 async def matter_queue(request: Request) -> Response:
     user = principal(request)
     filters = queue.Filters.from_query(request.query_params)
-    centers = [] if is_department_officer(user) else await centers_below(user.center_path)
+    centers = [] if is_department_officer(user) else await centers_below(user.center_path, request.app.state.memo)
     page = await queue.fetch(user, filters, {c["id"]: c["path"] for c in centers})
     context = queue.view_context(filters, centers, page)
     # htmx asks for the table only (filters change it in place); without JS the whole page comes.
@@ -60,7 +60,7 @@ async def matter_queue(request: Request) -> Response:
 
 async def _registration_context(request: Request, values: dict, errors: dict, key: str) -> dict:
     user = principal(request)
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     return {
         "title": _("Register a matter"), "values": values, "errors": errors, "submission_key": key,
         "channels": [(c, CHANNELS[c]) for c in WINDOW_CHANNELS], "categories": list(CATEGORIES.items()),
@@ -79,13 +79,13 @@ async def matter_create(request: Request) -> Response:
     user = principal(request)
     form = await read_form(request)
     key = form.str("_submission_key")
-    centers = await centers_below(user.center_path)
+    centers = await centers_below(user.center_path, request.app.state.memo)
     channel = form.str("channel")
     data, errors, values = matter_from_form(
         form, channel=channel if channel in WINDOW_CHANNELS else "", center_ids={c["id"] for c in centers},
         phone_required=channel in ("visit", "phone"),
     )
-    center = (await read("SELECT * FROM center WHERE id = {}", user.center_id))[0]
+    center = await center_row(user.center_id, request.app.state.memo)
 
     async def validate():
         return errors

@@ -202,3 +202,92 @@ async def test_a_lost_notification_connection_stops_reuse_until_it_is_back(app, 
         assert time.monotonic() < deadline, "the notification connection was not opened again"
         await asyncio.sleep(0.05)
     assert engine._listener.get_server_pid() != pid
+
+
+def _count_session_reads(monkeypatch) -> list[str]:
+    """Every session look-up that reaches the database (the memo's misses)."""
+    from portal.auth import sessions
+
+    reads: list[str] = []
+    original = sessions.read
+
+    async def counting(sql, *args):
+        reads.append(sql)
+        return await original(sql, *args)
+
+    monkeypatch.setattr(sessions, "read", counting)
+    return reads
+
+
+@pytest.mark.sqlite_only
+async def test_a_registration_does_not_make_signed_in_requests_read_their_session_again(app, client, monkeypatch):
+    """The session row is kept in the "access" scope: commits to matters, events, SMS to citizens
+    or the audit log leave it alone (on SQLite each one used to cost every request a session read)."""
+    from tests.core.matters.helpers import register_at_window
+
+    reads = _count_session_reads(monkeypatch)
+    await client.login("dmz_window")
+    assert await _dashboard_status(client) == 200
+    before = len(reads)
+    matter = await register_at_window(client)  # GET the form, POST it, commit
+    assert (await client.get(f"/matters/{matter['id']}")).status_code == 200
+    assert await _dashboard_status(client) == 200
+    assert len(reads) == before, "no session read for four requests around a registration"
+
+
+@pytest.mark.parametrize(
+    ("sql", "shows"),
+    [
+        ("UPDATE staff_user SET display_name = '改了名字' WHERE id = ?", "改了名字"),
+        ("INSERT INTO outbox (channel, staff, kind, body) VALUES ('inapp', ?, 'note', '请查收')", "消息（1 条未读）"),
+        ("UPDATE center SET name = '大满镇新名字' WHERE id = (SELECT center FROM staff_user WHERE id = ?)", "大满镇新名字"),
+    ],
+    ids=["account renamed", "message to this officer", "center renamed"],
+)
+async def test_a_change_to_the_access_tables_elsewhere_shows_on_the_next_request(app, client, settings, monkeypatch, sql, shows):
+    reads = _count_session_reads(monkeypatch)
+    await client.login("dmz_window")
+    page = await client.get("/dashboard")
+    assert page.status_code == 200 and shows not in page.text
+    await _settled(app.state.memo)
+    before = len(reads)
+    user = await StaffUser.select(StaffUser.id).where(StaffUser.username == "dmz_window").first()
+    await _other_process(settings, sql, user["id"])
+
+    async def shown() -> bool:
+        return shows in (await client.get("/dashboard")).text
+
+    await _until(shown, "changed elsewhere")
+    assert len(reads) > before
+
+
+@pytest.mark.sqlite_only
+async def test_an_sms_to_a_citizen_is_not_an_access_change_but_a_staff_message_is(app, settings):
+    memo = app.state.memo
+    version = memo.version("access")
+    assert version is not None
+    await _other_process(settings, "INSERT INTO outbox (channel, phone, kind, body) VALUES ('sms', '13800138000', 'x', '短信')")
+    await _other_process(settings, "UPDATE outbox SET status = 'sent' WHERE staff IS NULL")
+    assert memo.version("access") == version
+    user = await StaffUser.select(StaffUser.id).where(StaffUser.username == "dmz_window").first()
+    await _other_process(settings, "UPDATE outbox SET read_at = current_timestamp WHERE staff = ?", user["id"])
+    assert memo.version("access") == version, "no staff message changed"
+    await _other_process(settings, "INSERT INTO outbox (channel, staff, kind, body) VALUES ('inapp', ?, 'x', '站内信')", user["id"])
+    assert memo.version("access") != version
+
+
+@pytest.mark.sqlite_only
+async def test_without_the_change_counter_nothing_of_the_access_scope_is_reused(app, settings):
+    """A database whose ``portal_change`` is gone (not migrated since, or emptied by hand) is not trusted."""
+    memo = app.state.memo
+    assert memo.version("access") is not None
+    await _other_process(settings, "DELETE FROM portal_change")
+    assert memo.version("access") is None
+    calls = []
+
+    async def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert await memo.remember("k", compute, scope="access") == 1
+    assert await memo.remember("k", compute, scope="access") == 2
