@@ -145,18 +145,21 @@ async def register(
         }
         clock_fields = await _clock_fields(matter, "acceptance", at)
         for _attempt in range(5):
+            # A new code that some matter already has (~1 in 10^15) inserts nothing: draw again.
             code = new_code()
-            if not await raw("SELECT 1 FROM matter WHERE code = {}", code):
+            matter_id = await insert("matter", matter_row(
+                data, center, code,
+                citizen=citizen_id,
+                registered_by=registered_by,
+                status="registered",
+                received_at=at,
+                repeat_of=earlier["id"] if earlier else None,
+                **clock_fields,
+            ), on_conflict="code")
+            if matter_id is not None:
                 break
-        matter_id = await insert("matter", matter_row(
-            data, center, code,
-            citizen=citizen_id,
-            registered_by=registered_by,
-            status="registered",
-            received_at=at,
-            repeat_of=earlier["id"] if earlier else None,
-            **clock_fields,
-        ))
+        else:
+            raise RuntimeError("no free tracking code after 5 draws")
         event_data = {"channel": data.channel}
         if consent_version:
             event_data["consent"] = consent_version  # which consent text the citizen agreed to
@@ -169,14 +172,15 @@ async def register(
                          data={"earlier": earlier["id"]})
         await stats.bump(center["id"], "received", at)
         await ctx.trail("matter.registered", object_type="matter", object_id=matter_id, center_id=center["id"])
-        row = dict((await raw("SELECT * FROM matter WHERE id = {}", matter_id))[0])
         if data.petitioner_phone:
             await queue_sms(
                 data.petitioner_phone,
                 f"【{center['name']}】您的事项已登记，查询码 {format_code(code)}，凭查询码和手机号后四位可在网上查询进度。",
                 kind="matter_registered", citizen=citizen_id, center=center["id"], matter=matter_id,
             )
-        await _emit(ctx, "registered", row, center)
+        if _listened(ctx):
+            row = dict((await raw("SELECT * FROM matter WHERE id = {}", matter_id))[0])
+            await _emit(ctx, "registered", row, center)
         return {"id": matter_id, "code": code}
 
 
@@ -192,8 +196,13 @@ async def _event(
     })
 
 
+def _listened(ctx: Ctx) -> bool:
+    """Whether any plugin listens to matter events (else nothing is read or sent for them)."""
+    return ctx.registry is not None and ctx.registry.implemented("matter_event")
+
+
 async def _emit(ctx: Ctx, event: str, matter: dict, center: dict) -> None:
-    if ctx.registry is None or not ctx.registry.implemented("matter_event"):
+    if not _listened(ctx):
         return
     await ctx.registry.emit(
         "matter_event", await enabled_modules(center["id"]),

@@ -94,3 +94,17 @@ async def test_modules_add_panels_and_actions_only_where_enabled(client_factory)
     other = await register_at_window(off, petitioner_phone="13700137000")
     page = await off.get(f"/matters/{other['id']}")
     assert page.status_code == 200 and "示例面板" not in page.text and "/m/sample_module/poke/" not in page.text
+
+
+async def test_a_tracking_code_already_taken_is_drawn_again(client_factory, monkeypatch):
+    """Codes are random; one that some matter already has (about 1 in 10^15) is not reused and not an error."""
+    from portal.matters import codes, service
+
+    staff = await client_factory()
+    await staff.login("dmz_window")
+    first = await register_at_window(staff)
+    draws = iter([first["code"], first["code"], codes.new_code()])
+    monkeypatch.setattr(service, "new_code", lambda: next(draws))
+    second = await register_at_window(staff, petitioner_phone="13900139000")
+    assert second["code"] != first["code"] and len(second["code"]) == 12
+    assert await Matter.count().where(Matter.code == first["code"]) == 1
