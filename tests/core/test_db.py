@@ -267,3 +267,102 @@ async def test_an_error_after_sqlite_ended_the_transaction_is_the_error_raised(a
     async with write_transaction():  # and the writer works afterwards
         await Center.insert(Center(code="TMP-S", name="临时", level="village", path="/s/"))
     assert await Center.exists().where(Center.code == "TMP-S")
+
+
+def _count_group_commits(engine, monkeypatch) -> list[int]:
+    """The members of every group COMMIT the writer makes."""
+    sizes: list[int] = []
+    original = engine._commit_done
+
+    def counting(transactions: int) -> None:
+        sizes.append(transactions)
+        original(transactions)
+
+    monkeypatch.setattr(engine, "_commit_done", counting)
+    return sizes
+
+
+def _rows_seen_elsewhere(path, who: int) -> int:
+    """What another process reads: only committed rows."""
+    import sqlite3
+
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("SELECT count(*) FROM grouped WHERE who = ?", (who,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+@sqlite_only
+async def test_waiting_writers_share_one_commit_and_each_returns_once_durable(app, settings, monkeypatch):
+    """Writers that queue for the turn join the open group; one COMMIT (one fsync) covers them all,
+    and no write_transaction() returns before its row is visible to another process."""
+    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+    sizes = _count_group_commits(current_engine(), monkeypatch)
+    seen = {}
+
+    async def writer(who: int):
+        async with write_transaction():
+            await raw("INSERT INTO grouped (who) VALUES ({})", who)
+        seen[who] = _rows_seen_elsewhere(settings.sqlite_path, who)
+
+    await asyncio.gather(*(writer(who) for who in range(20)))
+    assert seen == {who: 1 for who in range(20)}
+    assert sum(sizes) == 20 and len(sizes) < 5, sizes
+
+
+@sqlite_only
+async def test_a_failed_writer_in_a_group_undoes_only_its_own_work(app, monkeypatch):
+    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+    sizes = _count_group_commits(current_engine(), monkeypatch)
+
+    async def writer(who: int):
+        async with write_transaction():
+            await raw("INSERT INTO grouped (who) VALUES ({})", who)
+            if who == 2:
+                raise ValueError("this request's own mistake")
+            async with write_transaction():  # nested: joins, as before
+                await raw("INSERT INTO grouped (who) VALUES ({})", who + 100)
+
+    results = await asyncio.gather(*(writer(who) for who in range(1, 5)), return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["NoneType", "ValueError", "NoneType", "NoneType"]
+    rows = sorted(row["who"] for row in await raw("SELECT who FROM grouped"))
+    assert rows == [1, 3, 4, 101, 103, 104]
+    assert len(sizes) == 1, "the four were one group"
+
+
+@sqlite_only
+async def test_when_the_group_commit_fails_every_member_fails_and_nothing_is_kept(app):
+    """A COMMIT that fails (here: a deferred foreign key) fails the whole group, as each member's own
+    COMMIT would have failed it; the writer is usable afterwards."""
+    import sqlite3
+
+    await raw("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    await raw("CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent (id))")
+
+    async def plain():
+        async with write_transaction():
+            await raw("INSERT INTO parent (id) VALUES (1)")
+
+    async def dangling():
+        async with write_transaction():
+            await raw("PRAGMA defer_foreign_keys = ON")
+            await raw("INSERT INTO child (id, parent) VALUES (1, 42)")
+
+    results = await asyncio.gather(plain(), dangling(), return_exceptions=True)
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+    assert await raw("SELECT id FROM parent") == [] and await raw("SELECT id FROM child") == []
+    await plain()
+    assert await raw("SELECT id FROM parent") == [{"id": 1}]
+
+
+@sqlite_only
+async def test_a_write_outside_a_transaction_waits_for_its_commit(app, settings):
+    """A single statement (Piccolo's autocommit write) is a member of its own: durable on return."""
+    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+
+    async def one(who: int) -> int:
+        await raw("INSERT INTO grouped (who) VALUES ({})", who)
+        return _rows_seen_elsewhere(settings.sqlite_path, who)
+
+    assert await asyncio.gather(*(one(who) for who in range(10))) == [1] * 10
