@@ -219,6 +219,9 @@ class _GroupTransaction(_PooledTransaction):
         except sqlite3.Error:
             pass
         # SQLite ended (or could not undo) the whole transaction: the other members' work is gone too.
+        with contextlib.suppress(sqlite3.Error):
+            if writer.in_transaction:
+                writer.connection.execute("ROLLBACK")
         self.engine._fail_group(sqlite3.OperationalError("the write transaction was rolled back"))
 
     async def __aexit__(self, exception_type, exception, traceback) -> bool:

@@ -366,3 +366,29 @@ async def test_a_write_outside_a_transaction_waits_for_its_commit(app, settings)
         return _rows_seen_elsewhere(settings.sqlite_path, who)
 
     assert await asyncio.gather(*(one(who) for who in range(10))) == [1] * 10
+
+
+@sqlite_only
+async def test_a_member_that_cannot_be_undone_ends_its_group_and_the_writer_recovers(app):
+    """If rolling back to a member's savepoint fails while the transaction is still open, the whole
+    group is rolled back and failed; the next write opens a new group instead of meeting a
+    transaction left open."""
+    import sqlite3
+
+    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+
+    async def fine():
+        async with write_transaction():
+            await raw("INSERT INTO grouped (who) VALUES (1)")
+
+    async def broken():
+        async with write_transaction():
+            await raw("INSERT INTO grouped (who) VALUES (2)")
+            await raw("RELEASE SAVEPOINT portal_write")  # its savepoint is gone: nothing to roll back to
+            raise ValueError("and then it fails")
+
+    results = await asyncio.gather(fine(), broken(), return_exceptions=True)
+    assert isinstance(results[0], sqlite3.OperationalError) and isinstance(results[1], ValueError)
+    assert await raw("SELECT who FROM grouped") == []
+    await fine()
+    assert await raw("SELECT who FROM grouped") == [{"who": 1}]
