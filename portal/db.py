@@ -151,7 +151,6 @@ class _PooledTransaction(SQLiteTransaction):
     async def __aexit__(self, exception_type, exception, traceback) -> bool:
         if self._parent:
             return exception is None
-        connection = self.connection
         healthy = True
         try:
             if exception:
@@ -164,8 +163,11 @@ class _PooledTransaction(SQLiteTransaction):
             raise
         finally:
             self.engine.current_transaction.reset(self.context)
-            await self.engine._release(connection, healthy=healthy)
+            await self._give_back(healthy)
         return exception is None
+
+    async def _give_back(self, healthy: bool) -> None:
+        await self.engine._release(self.connection, healthy=healthy)
 
 
 class _Group:
@@ -224,18 +226,8 @@ class _GroupTransaction(_PooledTransaction):
                 writer.connection.execute("ROLLBACK")
         self.engine._fail_group(sqlite3.OperationalError("the write transaction was rolled back"))
 
-    async def __aexit__(self, exception_type, exception, traceback) -> bool:
-        if self._parent:
-            return exception is None
-        try:
-            if exception:
-                if not self._rolled_back:
-                    await self.rollback()
-            elif not self._committed and not self._rolled_back:
-                await self.commit()
-        finally:
-            self.engine.current_transaction.reset(self.context)
-        return exception is None
+    async def _give_back(self, healthy: bool) -> None:
+        """Nothing to give back: the writer stays with the group until its COMMIT."""
 
 
 class PooledSQLiteEngine(SQLiteEngine):
