@@ -250,6 +250,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         self._checkpoint: asyncio.Task | None = None
         self._group: _Group | None = None
         self._committer: asyncio.Task | None = None
+        self._counted: frozenset[str] = frozenset()
 
     async def _open(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(**self.connection_kwargs)
@@ -290,6 +291,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         for pragma in SQLITE_PRAGMAS[2:]:
             reader.execute(pragma)
         self._reader = reader
+        self._counted = _counted_scopes(reader)
 
     def read_now(self, sql: str, args: tuple) -> list[dict] | None:
         """Run a small indexed read on the event-loop thread, or return None when it cannot.
@@ -315,7 +317,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         a connection's own commits in ``data_version``). None outside the pool, or when the
         scope's counter is missing (a database not migrated since): nothing may be reused then.
         """
-        if self._reader is None:
+        if self._reader is None or (scope != "any" and scope not in self._counted):
             return None
         try:
             if scope == "any":
@@ -551,19 +553,40 @@ ACCESS_TABLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-async def _ensure_sqlite_change_counts(engine: SQLiteEngine) -> None:
-    await engine.run_ddl("CREATE TABLE IF NOT EXISTS portal_change (scope TEXT PRIMARY KEY, n INTEGER NOT NULL)")
-    await engine.run_ddl("INSERT OR IGNORE INTO portal_change (scope, n) VALUES ('access', 0)")
+def _access_triggers() -> list[tuple[str, str]]:
+    """(name, CREATE statement) of every trigger that counts changes to the "access" tables."""
+    triggers = []
     for table, conditions in ACCESS_TABLES.items():
         for event, condition in zip(("INSERT", "UPDATE", "DELETE"), conditions):
             name = f"portal_change_{table}_{event.lower()}"
             when = f" WHEN {condition}" if condition else ""
-            # Dropped and made again: a changed definition here reaches existing databases.
-            await engine.run_ddl(f"DROP TRIGGER IF EXISTS {name}")
-            await engine.run_ddl(
-                f'CREATE TRIGGER {name} AFTER {event} ON "{table}"{when} '
-                "BEGIN UPDATE portal_change SET n = n + 1 WHERE scope = 'access'; END"
-            )
+            triggers.append((name, f'CREATE TRIGGER {name} AFTER {event} ON "{table}"{when} '
+                                   "BEGIN UPDATE portal_change SET n = n + 1 WHERE scope = 'access'; END"))
+    return triggers
+
+
+async def _ensure_sqlite_change_counts(engine: SQLiteEngine) -> None:
+    await engine.run_ddl("CREATE TABLE IF NOT EXISTS portal_change (scope TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    await engine.run_ddl("INSERT OR IGNORE INTO portal_change (scope, n) VALUES ('access', 0)")
+    for name, create in _access_triggers():
+        # Dropped and made again: a changed definition here reaches existing databases, and a
+        # table rebuilt by a migration (SQLite drops its triggers with it) gets them back.
+        await engine.run_ddl(f"DROP TRIGGER IF EXISTS {name}")
+        await engine.run_ddl(create)
+
+
+def _counted_scopes(reader: sqlite3.Connection) -> frozenset[str]:
+    """The scopes whose change counts can be trusted: all their triggers are in place. A database
+    not migrated since (or a trigger dropped by hand) reuses nothing of them, as on PostgreSQL."""
+    present = {row["name"] for row in reader.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    missing = [name for name, _create in _access_triggers() if name not in present]
+    if missing:
+        logger.warning(
+            "change-count triggers missing (%s): run `portal db migrate`; session rows are read on every request",
+            ", ".join(missing[:3]),
+        )
+        return frozenset()
+    return frozenset({"access"})
 
 
 async def ensure_change_signals() -> None:

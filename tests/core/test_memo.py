@@ -291,3 +291,16 @@ async def test_without_the_change_counter_nothing_of_the_access_scope_is_reused(
 
     assert await memo.remember("k", compute, scope="access") == 1
     assert await memo.remember("k", compute, scope="access") == 2
+
+
+@pytest.mark.sqlite_only
+async def test_a_missing_change_trigger_turns_the_access_scope_off(settings):
+    """A trigger dropped (by hand, or a table rebuilt by a migration run without ``portal db migrate``)
+    would let a change go uncounted: a server that starts without all of them reuses nothing of the scope."""
+    from portal.app import create_app
+
+    await _other_process(settings, "DROP TRIGGER portal_change_staff_role_delete")
+    application = create_app(settings)
+    async with application.lifespan():
+        assert application.state.memo.version("access") is None
+        assert application.state.memo.version() is not None  # the "any" scope does not depend on them
