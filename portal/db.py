@@ -386,6 +386,11 @@ class PooledSQLiteEngine(SQLiteEngine):
             await writer.execute("COMMIT")
             self._commit_done(group.members)
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and not writer.in_transaction:
+                # Cancelled while waiting for it, but the COMMIT itself finished (``_off_loop`` waits
+                # for the statement) and succeeded: the members' work is on disk.
+                group.committed.set_result(None)
+                raise
             with contextlib.suppress(sqlite3.Error):
                 if writer.in_transaction:
                     writer.connection.execute("ROLLBACK")

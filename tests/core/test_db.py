@@ -392,3 +392,30 @@ async def test_a_member_that_cannot_be_undone_ends_its_group_and_the_writer_reco
     assert await raw("SELECT who FROM grouped") == []
     await fine()
     assert await raw("SELECT who FROM grouped") == [{"who": 1}]
+
+
+@sqlite_only
+async def test_a_commit_that_finished_is_reported_even_if_its_task_was_cancelled(app, monkeypatch):
+    """Shutting down can cancel the commit task while it waits for its COMMIT: the members are told
+    what happened to their rows (committed), not that the commit was interrupted."""
+    engine = current_engine()
+    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+    writer = engine._loop_writer
+    finish = writer._off_loop
+
+    async def commit_then_linger(sql, args):
+        rows = await finish(sql, args)
+        await asyncio.sleep(0.5)  # the cancellation arrives here, after the COMMIT
+        return rows
+
+    monkeypatch.setattr(writer, "_off_loop", commit_then_linger)
+
+    async def member():
+        async with write_transaction():
+            await raw("INSERT INTO grouped (who) VALUES (1)")
+
+    task = asyncio.create_task(member())
+    await asyncio.sleep(0.1)
+    engine._committer.cancel()
+    await task  # no error
+    assert await raw("SELECT who FROM grouped") == [{"who": 1}]
