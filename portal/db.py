@@ -546,14 +546,12 @@ ORDER BY c.relname
 
 # The tables a signed-in request's Principal and its centers are read from (``portal.auth.sessions``,
 # ``portal.centers.scope``): the memo's "access" scope. On SQLite their triggers count row changes in
-# ``portal_change``; a condition (INSERT, UPDATE, DELETE) limits a table to the rows that matter:
-# of the outbox, only messages to staff (the unread count), not the stream of SMS to citizens.
-ACCESS_TABLES: dict[str, tuple[str, str, str]] = {
-    "auth_session": ("", "", ""),
-    "staff_user": ("", "", ""),
-    "staff_role": ("", "", ""),
-    "center": ("", "", ""),
-    "center_module": ("", "", ""),
+# ``portal_change``.
+ACCESS_TABLES = ("auth_session", "staff_user", "staff_role", "center", "center_module", "outbox")
+
+# Only the rows that matter, per table and INSERT / UPDATE / DELETE: of the outbox, messages to
+# staff (the unread count), not the stream of SMS to citizens.
+_ACCESS_ROWS = {
     "outbox": ("NEW.staff IS NOT NULL", "NEW.staff IS NOT NULL OR OLD.staff IS NOT NULL", "OLD.staff IS NOT NULL"),
 }
 
@@ -561,8 +559,8 @@ ACCESS_TABLES: dict[str, tuple[str, str, str]] = {
 def _access_triggers() -> list[tuple[str, str]]:
     """(name, CREATE statement) of every trigger that counts changes to the "access" tables."""
     triggers = []
-    for table, conditions in ACCESS_TABLES.items():
-        for event, condition in zip(("INSERT", "UPDATE", "DELETE"), conditions):
+    for table in ACCESS_TABLES:
+        for event, condition in zip(("INSERT", "UPDATE", "DELETE"), _ACCESS_ROWS.get(table, ("", "", ""))):
             name = f"portal_change_{table}_{event.lower()}"
             when = f" WHEN {condition}" if condition else ""
             triggers.append((name, f'CREATE TRIGGER {name} AFTER {event} ON "{table}"{when} '

@@ -304,3 +304,18 @@ async def test_a_missing_change_trigger_turns_the_access_scope_off(settings):
     async with application.lifespan():
         assert application.state.memo.version("access") is None
         assert application.state.memo.version() is not None  # the "any" scope does not depend on them
+
+
+def test_every_table_the_kept_access_answers_read_is_counted():
+    """The "access" scope is only as good as its table list: a join added to the session look-up (or
+    to the centers' reads) must come with its table in ``ACCESS_TABLES``, or its changes go unseen."""
+    import inspect
+    import re
+
+    from portal.auth import sessions
+    from portal.centers import scope
+    from portal.db import ACCESS_TABLES
+
+    sources = [sessions._LOAD_SQL, inspect.getsource(scope.centers_below), inspect.getsource(scope.center_row)]
+    read = {name for text in sources for name in re.findall(r'(?:FROM|JOIN)\s+"?(\w+)', text)}
+    assert read and read <= set(ACCESS_TABLES), read - set(ACCESS_TABLES)
