@@ -269,6 +269,12 @@ async def test_an_error_after_sqlite_ended_the_transaction_is_the_error_raised(a
     assert await Center.exists().where(Center.code == "TMP-S")
 
 
+@pytest.fixture
+async def grouped(app):
+    """A scratch table the group-commit tests write to, one row per writer (``who``)."""
+    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+
+
 def _count_group_commits(engine, monkeypatch) -> list[int]:
     """The members of every group COMMIT the writer makes."""
     sizes: list[int] = []
@@ -294,10 +300,9 @@ def _rows_seen_elsewhere(path, who: int) -> int:
 
 
 @sqlite_only
-async def test_waiting_writers_share_one_commit_and_each_returns_once_durable(app, settings, monkeypatch):
+async def test_waiting_writers_share_one_commit_and_each_returns_once_durable(grouped, settings, monkeypatch):
     """Writers that queue for the turn join the open group; one COMMIT (one fsync) covers them all,
     and no write_transaction() returns before its row is visible to another process."""
-    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
     sizes = _count_group_commits(current_engine(), monkeypatch)
     seen = {}
 
@@ -312,8 +317,7 @@ async def test_waiting_writers_share_one_commit_and_each_returns_once_durable(ap
 
 
 @sqlite_only
-async def test_a_failed_writer_in_a_group_undoes_only_its_own_work(app, monkeypatch):
-    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
+async def test_a_failed_writer_in_a_group_undoes_only_its_own_work(grouped, monkeypatch):
     sizes = _count_group_commits(current_engine(), monkeypatch)
 
     async def writer(who: int):
@@ -357,9 +361,8 @@ async def test_when_the_group_commit_fails_every_member_fails_and_nothing_is_kep
 
 
 @sqlite_only
-async def test_a_write_outside_a_transaction_waits_for_its_commit(app, settings):
+async def test_a_write_outside_a_transaction_waits_for_its_commit(grouped, settings):
     """A single statement (Piccolo's autocommit write) is a member of its own: durable on return."""
-    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
 
     async def one(who: int) -> int:
         await raw("INSERT INTO grouped (who) VALUES ({})", who)
@@ -369,13 +372,11 @@ async def test_a_write_outside_a_transaction_waits_for_its_commit(app, settings)
 
 
 @sqlite_only
-async def test_a_member_that_cannot_be_undone_ends_its_group_and_the_writer_recovers(app):
+async def test_a_member_that_cannot_be_undone_ends_its_group_and_the_writer_recovers(grouped):
     """If rolling back to a member's savepoint fails while the transaction is still open, the whole
     group is rolled back and failed; the next write opens a new group instead of meeting a
     transaction left open."""
     import sqlite3
-
-    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
 
     async def fine():
         async with write_transaction():
@@ -395,11 +396,10 @@ async def test_a_member_that_cannot_be_undone_ends_its_group_and_the_writer_reco
 
 
 @sqlite_only
-async def test_a_commit_that_finished_is_reported_even_if_its_task_was_cancelled(app, monkeypatch):
+async def test_a_commit_that_finished_is_reported_even_if_its_task_was_cancelled(grouped, monkeypatch):
     """Shutting down can cancel the commit task while it waits for its COMMIT: the members are told
     what happened to their rows (committed), not that the commit was interrupted."""
     engine = current_engine()
-    await raw("CREATE TABLE grouped (id INTEGER PRIMARY KEY, who INTEGER)")
     writer = engine._loop_writer
     finish = writer._off_loop
 
